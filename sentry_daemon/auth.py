@@ -1,0 +1,135 @@
+"""Who is asking: ingest keys (Relay's rules, SENTRY-PROTOCOL §1.4) and web-API bearer tokens (§7.1)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from twisted.web.server import Request
+
+from sentry_daemon.errors import ApiError
+from sentry_daemon.store import Project, Store
+
+IngestMode = Literal["lenient", "strict"]
+MAX_PROTOCOL_VERSION = 7
+
+
+@dataclass(frozen=True)
+class IngestAuth:
+    """The credentials of one ingest request, and where they came from."""
+
+    public_key: str
+    source: str
+    secret: str | None = None
+    version: str | None = None
+    client: str | None = None
+
+
+def parse_sentry_auth(value: str) -> dict[str, str]:
+    """``Sentry sentry_key=K, sentry_version=7`` → ``{"sentry_key": "K", ...}`` (prefix already checked)."""
+    pairs = {}
+    for part in value[7:].split(","):
+        key, sep, val = part.strip().partition("=")
+        if sep:
+            pairs[key.strip()] = val.strip()
+    return pairs
+
+
+def _from_pairs(pairs: dict[str, str], source: str) -> IngestAuth:
+    key = pairs.get("sentry_key")
+    if not key:
+        raise ApiError(401, "bad x-sentry-auth header", ["missing public key in auth header"])
+    version = pairs.get("sentry_version")
+    if version:
+        major = version.split(".", 1)[0]
+        if major.isdigit() and int(major) > MAX_PROTOCOL_VERSION:
+            raise ApiError(400, f"unsupported protocol version ({major})")
+    return IngestAuth(key, source, pairs.get("sentry_secret"), version, pairs.get("sentry_client"))
+
+
+def request_ingest_auth(request: Request, path_key: str | None = None) -> IngestAuth | None:
+    """Every credential form Relay reads from a request; two at once is an error."""
+    found: list[IngestAuth] = []
+    header = request.getHeader(b"x-sentry-auth")
+    if header and header[:7].lower() == b"sentry ":
+        found.append(_from_pairs(parse_sentry_auth(header.decode("utf-8", "replace")), "x-sentry-auth"))
+    authorization = request.getHeader(b"authorization")
+    if authorization:
+        if authorization[:7].lower() == b"sentry ":
+            found.append(_from_pairs(parse_sentry_auth(authorization.decode("utf-8", "replace")), "authorization"))
+        elif authorization[:6].lower() == b"basic ":
+            try:
+                decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise ApiError(401, "bad x-sentry-auth header", ["invalid basic auth"]) from None
+            public, _, secret = decoded.partition(":")
+            if not public:
+                raise ApiError(401, "bad x-sentry-auth header", ["missing public key in auth header"])
+            found.append(IngestAuth(public, "basic", secret or None))
+    query = request.uri.partition(b"?")[2].decode("utf-8", "replace")
+    if "sentry_" in query:
+        pairs = dict(parse_qsl(query))
+        if "sentry_key" in pairs:
+            found.append(_from_pairs(pairs, "query"))
+    if path_key:
+        found.append(IngestAuth(path_key, "path"))
+    if len(found) > 1:
+        raise ApiError(401, "multiple authorization payloads detected")
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class Dsn:
+    public_key: str
+    project_id: str
+
+
+def parse_dsn(dsn: str) -> Dsn:
+    """The key and project id of a DSN string (envelope ``dsn`` header)."""
+    try:
+        parts = urlsplit(dsn)
+    except ValueError:
+        raise ApiError(401, "bad envelope authentication header") from None
+    project_id = parts.path.rstrip("/").rpartition("/")[2]
+    if parts.scheme not in ("http", "https") or not parts.username or not project_id.isdigit():
+        raise ApiError(401, "bad envelope authentication header")
+    return Dsn(parts.username, project_id)
+
+
+def authorize_ingest(store: Store, mode: IngestMode, project_id: int, auth: IngestAuth | None) -> Project:
+    """The project an ingest request may write to, or Relay's 401/403 (strict) answer.
+
+    Lenient (the default): any key or none; a project id nobody created is created on the fly.
+    Strict: the key must exist, be active and belong to the project in the URL.
+    """
+    if mode == "lenient":
+        return store.ingest_project(project_id, auth.public_key if auth else None)
+    if auth is None:
+        raise ApiError(401, "missing authorization information")
+    key = store.keys.get(auth.public_key.split(".", 1)[0])
+    if key is None or not key.is_active or key.project.id != project_id:
+        raise ApiError(403, "event submission rejected with_reason: ProjectId")
+    return key.project
+
+
+def require_token(store: Store, request: Request) -> str:
+    """The bearer token of a web-API request, or DRF's 401."""
+    header = request.getHeader(b"authorization")
+    if not header:
+        raise ApiError(
+            401,
+            "Authentication credentials were not provided.",
+            headers={"WWW-Authenticate": 'xBasic realm="api"'},
+        )
+    scheme, _, token = header.decode("utf-8", "replace").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "Invalid token header. No credentials provided.")
+    token = token.strip()
+    if " " in token:
+        raise ApiError(401, "Invalid token header. Token string should not contain spaces.")
+    if not store.token_valid(token):
+        raise ApiError(401, "Invalid token")
+    return token

@@ -1,0 +1,126 @@
+"""HTTP in: the Twisted ``Site`` and ``Request`` that cap bodies and track requests in flight.
+
+Twisted and Klein have no body limit, so the cap lives here, before the body is buffered: a body
+over the cap is discarded as it arrives (never stored) and answered ``413 {"detail": ...}`` once the
+client has finished sending, so ordinary HTTP clients read the answer instead of a reset.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Protocol
+
+from twisted.logger import Logger
+from twisted.web.resource import IResource
+from twisted.web.server import Request, Site
+
+
+class RequestTracker(Protocol):
+    def request_started(self, request: Request) -> None: ...
+
+    def request_finished(self, request: Request) -> None: ...
+
+    @property
+    def draining(self) -> bool: ...
+
+
+def write_json(request: Request, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    """Answer a request directly (outside Klein) with a JSON body."""
+    payload = json.dumps(body).encode()
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", b"application/json")
+    for name, value in (headers or {}).items():
+        request.setHeader(name.encode(), value.encode())
+    request.setHeader(b"Content-Length", str(len(payload)).encode())
+    request.write(payload)
+    request.finish()
+
+
+class LimitedRequest(Request):
+    """A request whose body may not exceed ``site.max_body`` bytes."""
+
+    # Form bodies are not parsed eagerly: ingest reads raw bytes (and parses multipart itself).
+    _parsePOSTFormSubmission = False
+    _too_large = False
+    _tracked = False
+
+    def _limit(self) -> int:
+        return getattr(self.channel.site, "max_body", 0) or 0
+
+    def _discard_body(self) -> None:
+        self._too_large = True
+        old, self.content = self.content, io.BytesIO()
+        if old is not None:
+            old.close()
+
+    def gotLength(self, length: int | None) -> None:
+        self._track()
+        super().gotLength(length)
+        limit = self._limit()
+        if limit and length is not None and length > limit:
+            self._discard_body()
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self._too_large:
+            return
+        limit = self._limit()
+        if limit and self.content.tell() + len(data) > limit:
+            self._discard_body()
+            return
+        super().handleContentChunk(data)
+
+    def _track(self) -> None:
+        tracker: RequestTracker | None = getattr(self.channel.site, "tracker", None)
+        if tracker is None or self._tracked:
+            return
+        self._tracked = True
+        tracker.request_started(self)
+        self.notifyFinish().addBoth(lambda _: tracker.request_finished(self))
+
+    def process(self) -> None:
+        self._track()
+        self.site = self.channel.site
+        tracker = getattr(self.site, "tracker", None)
+        if tracker is not None and tracker.draining:
+            self.setHeader(b"Connection", b"close")
+        if self._too_large:
+            write_json(
+                self,
+                413,
+                {"detail": f"request body exceeds the size limit of {self._limit()} bytes"},
+                {"Connection": "close"},
+            )
+            return
+        super().process()
+
+
+class SentrySite(Site):
+    """The site every request of the daemon goes through; no tracebacks ever reach a client."""
+
+    displayTracebacks = False
+    _logger = Logger()
+
+    def __init__(
+        self,
+        resource: IResource,
+        *,
+        max_body: int,
+        tracker: RequestTracker | None = None,
+        reactor: Any = None,
+        log_requests: bool = False,
+    ) -> None:
+        super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor)
+        self.max_body = max_body
+        self.tracker = tracker
+        self._log_requests = log_requests
+
+    def log(self, request: Request) -> None:  # type: ignore[override]
+        if self._log_requests:
+            self._logger.info(
+                "{method} {uri} {code}",
+                method=request.method.decode("ascii", "replace"),
+                uri=request.uri.decode("ascii", "replace"),
+                code=request.code,
+            )
+

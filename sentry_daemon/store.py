@@ -1,0 +1,330 @@
+"""All state of a running sentryfake: organizations, teams, projects, keys, tokens, events, issues.
+
+The store is the only place state lives. Routes call its methods; it never sees HTTP.
+Everything is in memory; ``reset()`` returns to the seeded state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from sentry_daemon import grouping
+
+
+@dataclass(frozen=True)
+class Seed:
+    """What the store starts with, and returns to on reset."""
+
+    org_slug: str = "parlel"
+    project_slug: str = "hello-world"
+    project_id: int = 1
+    dsn_key: str = "parlel"
+    tokens: tuple[str, ...] = ("sntrys_parlel",)
+
+
+@dataclass
+class Organization:
+    id: int
+    slug: str
+    name: str
+    date_created: float
+
+
+@dataclass
+class Team:
+    id: int
+    slug: str
+    name: str
+    organization: Organization
+    date_created: float
+
+
+@dataclass
+class Project:
+    id: int
+    slug: str
+    name: str
+    platform: str | None
+    organization: Organization
+    team: Team | None
+    date_created: float
+    first_event: float | None = None
+    first_transaction_event: float | None = None
+    next_short_id: int = 1
+
+
+@dataclass
+class ProjectKey:
+    public: str
+    secret: str
+    project: Project
+    label: str
+    date_created: float
+    is_active: bool = True
+
+
+@dataclass
+class Event:
+    """One error, default, transaction or feedback event, in its normalized form."""
+
+    event_id: str
+    project: Project
+    type: str
+    data: dict[str, Any]
+    received: float
+    group_id: int | None = None
+    envelope_id: int | None = None
+
+
+@dataclass
+class Issue:
+    """A group of events sharing one grouping hash (Sentry calls it a Group)."""
+
+    id: int
+    project: Project
+    short_id: int
+    hash: str
+    title: str
+    culprit: str
+    metadata: dict[str, Any]
+    type: str
+    level: str
+    logger: str | None
+    platform: str
+    first_seen: float
+    last_seen: float
+    status: str = "unresolved"
+    substatus: str = "new"
+    times_seen: int = 0
+    users: set[str] = field(default_factory=set)
+    event_ids: list[str] = field(default_factory=list)
+
+
+_SLUG_RE = re.compile(r"[^a-z0-9_-]+")
+
+
+def slugify(name: str) -> str:
+    """Sentry-style slug: lowercase, runs of other characters become one dash."""
+    return _SLUG_RE.sub("-", name.strip().lower()).strip("-")[:50] or "project"
+
+
+class Conflict(Exception):
+    """A slug that is already taken."""
+
+
+class Store:
+    """The in-memory Sentry: one instance per service."""
+
+    def __init__(self, seed: Seed = Seed(), now: Callable[[], float] = time.time) -> None:
+        self.seed = seed
+        self.now = now
+        self.reset()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything and return to the seeded organization, team, project and key."""
+        self._ids = itertools.count(1)
+        self._group_ids = itertools.count(1)
+        self.organizations: dict[str, Organization] = {}
+        self.teams: dict[tuple[str, str], Team] = {}
+        self.projects: dict[int, Project] = {}
+        self.keys: dict[str, ProjectKey] = {}
+        self.tokens: set[str] = set(self.seed.tokens)
+        self.events: list[Event] = []
+        self.events_by_id: dict[str, Event] = {}
+        self.issues: dict[int, Issue] = {}
+        self._issues_by_hash: dict[tuple[int, str], Issue] = {}
+
+        org = self.create_organization(self.seed.org_slug)
+        team = self.create_team(org, org.slug)
+        project = self.create_project(
+            org, self.seed.project_slug, team=team, project_id=self.seed.project_id
+        )
+        self.create_key(project, public=self.seed.dsn_key)
+
+    # --- organizations, teams, projects, keys ----------------------------------------------
+
+    def create_organization(self, slug: str, name: str | None = None) -> Organization:
+        org = Organization(next(self._ids), slug, name or slug, self.now())
+        self.organizations[slug] = org
+        return org
+
+    def organization(self, id_or_slug: str) -> Organization | None:
+        if id_or_slug in self.organizations:
+            return self.organizations[id_or_slug]
+        return next((o for o in self.organizations.values() if str(o.id) == id_or_slug), None)
+
+    def create_team(self, org: Organization, slug: str, name: str | None = None) -> Team:
+        if (org.slug, slug) in self.teams:
+            raise Conflict("A team with this slug already exists.")
+        team = Team(next(self._ids), slug, name or slug, org, self.now())
+        self.teams[(org.slug, slug)] = team
+        return team
+
+    def team(self, org: Organization, id_or_slug: str) -> Team | None:
+        if (org.slug, id_or_slug) in self.teams:
+            return self.teams[(org.slug, id_or_slug)]
+        return next(
+            (t for t in self.teams.values() if t.organization is org and str(t.id) == id_or_slug),
+            None,
+        )
+
+    def default_team(self, org: Organization) -> Team | None:
+        return next((t for t in self.teams.values() if t.organization is org), None)
+
+    def create_project(
+        self,
+        org: Organization,
+        name: str,
+        *,
+        slug: str | None = None,
+        platform: str | None = None,
+        team: Team | None = None,
+        project_id: int | None = None,
+    ) -> Project:
+        """Create a project; ``project_id`` is only chosen by the seed and by lenient ingest."""
+        slug = slug or slugify(name)
+        if any(p.organization is org and p.slug == slug for p in self.projects.values()):
+            raise Conflict("A project with this slug already exists.")
+        if project_id is None:
+            project_id = max(self.projects, default=0) + 1
+        elif project_id in self.projects:
+            raise Conflict("A project with this id already exists.")
+        project = Project(project_id, slug, name, platform, org, team, self.now())
+        self.projects[project_id] = project
+        return project
+
+    def project(self, org: Organization, id_or_slug: str) -> Project | None:
+        for p in self.projects.values():
+            if p.organization is org and (p.slug == id_or_slug or str(p.id) == id_or_slug):
+                return p
+        return None
+
+    def org_projects(self, org: Organization) -> list[Project]:
+        return sorted(
+            (p for p in self.projects.values() if p.organization is org), key=lambda p: p.slug
+        )
+
+    def create_key(self, project: Project, public: str | None = None, label: str = "Default") -> ProjectKey:
+        key = ProjectKey(
+            public=public or secrets.token_hex(16),
+            secret=secrets.token_hex(16),
+            project=project,
+            label=label,
+            date_created=self.now(),
+        )
+        self.keys[key.public] = key
+        return key
+
+    def project_keys(self, project: Project) -> list[ProjectKey]:
+        return [k for k in self.keys.values() if k.project is project]
+
+    def ingest_project(self, project_id: int, public_key: str | None = None) -> Project:
+        """The project an ingest request names, created on the fly (lenient ingest).
+
+        A project id nobody created yet becomes a project of the default organization, so a
+        test never fails for want of setup; the key it used is registered to it.
+        """
+        project = self.projects.get(project_id)
+        if project is None:
+            org = self.organizations.get(self.seed.org_slug) or next(iter(self.organizations.values()))
+            slug = f"project-{project_id}"
+            while any(p.organization is org and p.slug == slug for p in self.projects.values()):
+                slug += "-1"
+            project = self.create_project(
+                org, slug, team=self.default_team(org), project_id=project_id
+            )
+        if public_key and public_key not in self.keys:
+            self.create_key(project, public=public_key)
+        return project
+
+    # --- tokens ----------------------------------------------------------------------------
+
+    def token_valid(self, token: str) -> bool:
+        return token in self.tokens
+
+    # --- events and issues -----------------------------------------------------------------
+
+    def add_event(self, project: Project, data: dict[str, Any], envelope_id: int | None = None) -> Event:
+        """Record a normalized event; error and default events join (or open) an issue."""
+        now = data.get("received") or self.now()
+        event_type = data.get("type") or "default"
+        event = Event(data["event_id"], project, event_type, data, now, envelope_id=envelope_id)
+        if event_type == "transaction":
+            if project.first_transaction_event is None:
+                project.first_transaction_event = now
+        elif event_type in ("error", "default"):
+            if project.first_event is None:
+                project.first_event = now
+            event.group_id = self._group(project, event).id
+        self.events.append(event)
+        self.events_by_id[event.event_id] = event
+        return event
+
+    def _group(self, project: Project, event: Event) -> Issue:
+        data = event.data
+        key = grouping.group_hash(data)
+        issue = self._issues_by_hash.get((project.id, key))
+        stamp = grouping.event_time(data, event.received)
+        if issue is None:
+            description = grouping.describe(data)
+            issue = Issue(
+                id=next(self._group_ids),
+                project=project,
+                short_id=project.next_short_id,
+                hash=key,
+                title=description.title,
+                culprit=description.culprit,
+                metadata=description.metadata,
+                type=description.type,
+                level=data.get("level") or "error",
+                logger=data.get("logger"),
+                platform=data.get("platform") or "other",
+                first_seen=stamp,
+                last_seen=stamp,
+            )
+            project.next_short_id += 1
+            self.issues[issue.id] = issue
+            self._issues_by_hash[(project.id, key)] = issue
+        else:
+            issue.first_seen = min(issue.first_seen, stamp)
+            issue.last_seen = max(issue.last_seen, stamp)
+            issue.level = data.get("level") or issue.level
+        issue.times_seen += 1
+        issue.event_ids.append(event.event_id)
+        user = grouping.user_identity(data)
+        if user:
+            issue.users.add(user)
+        return issue
+
+    def issue_stats(self, issue: Issue, buckets: int, width: int) -> list[list[int]]:
+        """``[[bucket_start, count], ...]`` over the last ``buckets`` periods of ``width`` seconds."""
+        end = (int(self.now()) // width + 1) * width
+        start = end - buckets * width
+        counts = [0] * buckets
+        for event_id in issue.event_ids:
+            event = self.events_by_id.get(event_id)
+            if event is None:
+                continue
+            stamp = grouping.event_time(event.data, event.received)
+            if start <= stamp < end:
+                counts[int(stamp - start) // width] += 1
+        return [[start + n * width, count] for n, count in enumerate(counts)]
+
+    def project_issues(self, project: Project) -> list[Issue]:
+        return [i for i in self.issues.values() if i.project is project]
+
+    def query_events(self, project_id: int | None = None, types: Iterable[str] | None = None) -> list[Event]:
+        wanted = set(types) if types else None
+        return [
+            e
+            for e in self.events
+            if (project_id is None or e.project.id == project_id)
+            and (wanted is None or e.type in wanted)
+        ]

@@ -1,0 +1,37 @@
+"""Sentry's two timestamp forms: RFC 3339 strings and Unix seconds; out, ISO-8601 with ``Z``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+
+def parse_timestamp(value: Any) -> float | None:
+    """Unix seconds from a float/int or an RFC 3339 string; None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and value:
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    return None
+
+
+def isoformat(stamp: float | None) -> str | None:
+    """``2023-06-21T19:50:26.036254Z`` as the Sentry API writes dates."""
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(stamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,120 @@
+"""The HTTP surface: JSON answers, Sentry-shaped errors, and the root that dispatches by path.
+
+Three route groups, each an instance-bound Klein app that only parses, calls the store and
+serializes: ``ingest`` (what SDKs send), ``api`` (``/api/0/``, the web API) and ``control``
+(``/``, ``/health``, ``/__parlel/...``). Every error, routing ones included, leaves as
+``{"detail": ...}`` JSON; an unexpected exception is logged and answered 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from klein import Klein
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+
+from sentry_daemon.errors import ApiError
+from sentry_daemon.site import write_json
+
+log = Logger()
+
+CORS_EXPOSE = "X-Sentry-Error, X-Sentry-Direct-Hit, X-Hits, X-Max-Hits, Endpoint, Retry-After, Link"
+
+
+def json_response(
+    request: Request, status: int, body: Any, headers: dict[str, str] | None = None
+) -> bytes:
+    """Set status and headers on ``request`` and return the JSON bytes for Klein to write."""
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", b"application/json")
+    for name, value in (headers or {}).items():
+        request.setHeader(name.encode(), value.encode())
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def read_json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 saying why it is not one."""
+    raw = request.content.read() if request.content is not None else b""
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, f"JSON parse error - {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid data. Expected a dictionary, but got %s." % type(body).__name__)
+    return body
+
+
+def query_arg(request: Request, name: str, default: str | None = None) -> str | None:
+    values = request.args.get(name.encode())
+    return values[0].decode("utf-8", "replace") if values else default
+
+
+def query_args(request: Request, name: str) -> list[str]:
+    return [v.decode("utf-8", "replace") for v in request.args.get(name.encode(), [])]
+
+
+def install_error_handlers(app: Klein) -> None:
+    """Make every failure in ``app`` a JSON ``{"detail": ...}`` answer with Sentry's status."""
+
+    @app.handle_errors(ApiError)
+    def api_error(_instance: Any, request: Request, failure: Failure) -> bytes:
+        error: ApiError = failure.value
+        return json_response(request, error.status, error.body(), error.headers)
+
+    @app.handle_errors(MethodNotAllowed)
+    def method_not_allowed(_instance: Any, request: Request, failure: Failure) -> bytes:
+        allowed = sorted(set(failure.value.valid_methods or []) | {"OPTIONS"})
+        method = request.method.decode("ascii", "replace")
+        return json_response(
+            request, 405, {"detail": f'Method "{method}" not allowed.'}, {"Allow": ", ".join(allowed)}
+        )
+
+    @app.handle_errors(NotFound)
+    def not_found(_instance: Any, request: Request, failure: Failure) -> bytes:
+        return json_response(request, 404, {"detail": "The requested resource does not exist"})
+
+    @app.handle_errors(HTTPException)
+    def http_error(_instance: Any, request: Request, failure: Failure) -> bytes:
+        exc: HTTPException = failure.value
+        return json_response(request, exc.code or 400, {"detail": exc.description or exc.name})
+
+    @app.handle_errors(Exception)
+    def internal_error(_instance: Any, request: Request, failure: Failure) -> bytes:
+        log.failure("unhandled error answering {uri}", failure, uri=request.uri)
+        return json_response(request, 500, {"detail": "Internal Error"})
+
+
+_INGEST_PATH = re.compile(rb"(?:^|/)api/(?:[0-9]+/|store/?$)")
+
+
+class Root(Resource):
+    """Dispatches each request, whole path intact, to the route group that owns it."""
+
+    isLeaf = True
+
+    def __init__(self, api: Resource, ingest: Resource, control: Resource) -> None:
+        super().__init__()
+        self._api = api
+        self._ingest = ingest
+        self._control = control
+
+    def render(self, request: Request) -> bytes | int:
+        path = request.path
+        try:
+            path.decode("utf-8")
+        except UnicodeDecodeError:
+            write_json(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
+            return NOT_DONE_YET
+        if path == b"/api/0" or path.startswith(b"/api/0/"):
+            return self._api.render(request)
+        if _INGEST_PATH.search(path):
+            return self._ingest.render(request)
+        return self._control.render(request)
