@@ -105,6 +105,65 @@ class Issue:
     event_ids: list[str] = field(default_factory=list)
 
 
+@dataclass
+class EnvelopeRecord:
+    """One accepted ingest request, kept whole so tests can see exactly what a client sent."""
+
+    id: int
+    project: Project
+    received: float
+    endpoint: str
+    client: str | None
+    auth_source: str | None
+    remote_addr: str | None
+    headers: dict[str, Any]
+    item_headers: list[dict[str, Any]]
+    raw: bytes
+
+
+@dataclass
+class ItemRecord:
+    """One envelope item: its header, and its payload parsed when it is JSON."""
+
+    id: int
+    envelope_id: int
+    project: Project
+    type: str
+    headers: dict[str, Any]
+    payload: Any
+    size: int
+    received: float
+    error: str | None = None
+    attachment_id: str | None = None
+
+
+@dataclass
+class Attachment:
+    id: str
+    project: Project
+    event_id: str | None
+    filename: str
+    content_type: str
+    attachment_type: str
+    data: bytes
+    date_created: float
+
+
+@dataclass
+class Monitor:
+    id: int
+    slug: str
+    project: Project
+    config: dict[str, Any] | None
+    date_created: float
+    status: str = "active"
+    last_check_in: float | None = None
+    check_ins: list[dict[str, Any]] = field(default_factory=list)
+
+
+# Event types that are kept but never open an issue (feedback is shown in its own list).
+UNGROUPED_TYPES = {"transaction", "feedback"}
+
 _SLUG_RE = re.compile(r"[^a-z0-9_-]+")
 
 
@@ -140,6 +199,18 @@ class Store:
         self.events_by_id: dict[str, Event] = {}
         self.issues: dict[int, Issue] = {}
         self._issues_by_hash: dict[tuple[int, str], Issue] = {}
+        self._envelope_ids = itertools.count(1)
+        self._item_ids = itertools.count(1)
+        self.envelopes: dict[int, EnvelopeRecord] = {}
+        self.items: list[ItemRecord] = []
+        self.attachments: dict[str, Attachment] = {}
+        self.monitors: dict[tuple[int, str], Monitor] = {}
+        self.spans: list[dict[str, Any]] = []
+        self.sessions: list[dict[str, Any]] = []
+        # (project id, release, environment) -> counts of sessions by final status
+        self.release_health: dict[tuple[int, str, str], dict[str, int]] = {}
+        # (project id, category, outcome, reason) -> quantity
+        self.outcomes: dict[tuple[int, str, str, str | None], int] = {}
 
         org = self.create_organization(self.seed.org_slug)
         team = self.create_team(org, org.slug)
@@ -259,7 +330,7 @@ class Store:
         if event_type == "transaction":
             if project.first_transaction_event is None:
                 project.first_transaction_event = now
-        elif event_type in ("error", "default"):
+        elif event_type not in UNGROUPED_TYPES:
             if project.first_event is None:
                 project.first_event = now
             event.group_id = self._group(project, event).id
@@ -319,6 +390,86 @@ class Store:
 
     def project_issues(self, project: Project) -> list[Issue]:
         return [i for i in self.issues.values() if i.project is project]
+
+    # --- envelopes, items, attachments ------------------------------------------------------
+
+    def add_envelope(self, project: Project, **fields: Any) -> EnvelopeRecord:
+        record = EnvelopeRecord(next(self._envelope_ids), project, self.now(), **fields)
+        self.envelopes[record.id] = record
+        return record
+
+    def add_item(self, envelope: EnvelopeRecord, type: str, headers: dict[str, Any], payload: Any,
+                 size: int, error: str | None = None) -> ItemRecord:
+        record = ItemRecord(next(self._item_ids), envelope.id, envelope.project, type, headers,
+                            payload, size, envelope.received, error)
+        self.items.append(record)
+        return record
+
+    def add_attachment(self, project: Project, event_id: str | None, filename: str, content_type: str,
+                       attachment_type: str, data: bytes) -> Attachment:
+        attachment = Attachment(secrets.token_hex(16), project, event_id, filename, content_type,
+                                attachment_type, data, self.now())
+        self.attachments[attachment.id] = attachment
+        return attachment
+
+    def event_attachments(self, event_id: str) -> list[Attachment]:
+        return [a for a in self.attachments.values() if a.event_id == event_id]
+
+    # --- monitors, sessions, spans, outcomes -----------------------------------------------
+
+    def check_in(self, project: Project, check_in: dict[str, Any]) -> Monitor:
+        """Record a cron check-in; the monitor is created on first sight (with its config)."""
+        slug = str(check_in.get("monitor_slug") or "")
+        monitor = self.monitors.get((project.id, slug))
+        config = check_in.get("monitor_config") if isinstance(check_in.get("monitor_config"), dict) else None
+        if monitor is None:
+            monitor = Monitor(next(self._ids), slug, project, config, self.now())
+            self.monitors[(project.id, slug)] = monitor
+        elif config is not None:
+            monitor.config = config
+        monitor.last_check_in = self.now()
+        monitor.check_ins.append(check_in)
+        return monitor
+
+    def record_session(self, project: Project, update: dict[str, Any]) -> None:
+        """A session update; a session's final status (not ``ok``) is counted once per release."""
+        self.sessions.append({**update, "project": project.id})
+        attrs = update.get("attrs") if isinstance(update.get("attrs"), dict) else {}
+        status = update.get("status") or "ok"
+        counts = self._health_counts(project, attrs)
+        if update.get("init"):
+            counts["started"] += 1
+        if status != "ok":
+            counts[status] = counts.get(status, 0) + 1
+        if update.get("errors") and status in ("ok", "exited") and not update.get("init"):
+            counts["errored"] += 1
+
+    def record_session_aggregates(self, project: Project, payload: dict[str, Any]) -> None:
+        attrs = payload.get("attrs") if isinstance(payload.get("attrs"), dict) else {}
+        counts = self._health_counts(project, attrs)
+        for bucket in payload.get("aggregates") or []:
+            if not isinstance(bucket, dict):
+                continue
+            for status in ("exited", "errored", "abnormal", "crashed"):
+                value = bucket.get(status)
+                if isinstance(value, int) and value > 0:
+                    counts[status] = counts.get(status, 0) + value
+                    counts["started"] += value
+        self.sessions.append({**payload, "project": project.id})
+
+    def _health_counts(self, project: Project, attrs: dict[str, Any]) -> dict[str, int]:
+        key = (project.id, str(attrs.get("release") or ""), str(attrs.get("environment") or "production"))
+        return self.release_health.setdefault(
+            key, {"started": 0, "exited": 0, "errored": 0, "abnormal": 0, "crashed": 0}
+        )
+
+    def add_spans(self, project: Project, spans: Iterable[dict[str, Any]]) -> None:
+        self.spans.extend({**span, "project": project.id} for span in spans)
+
+    def add_outcome(self, project: Project, category: str, outcome: str, quantity: int,
+                    reason: str | None = None) -> None:
+        key = (project.id, category, outcome, reason)
+        self.outcomes[key] = self.outcomes.get(key, 0) + quantity
 
     def query_events(self, project_id: int | None = None, types: Iterable[str] | None = None) -> list[Event]:
         wanted = set(types) if types else None

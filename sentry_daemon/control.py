@@ -1,0 +1,144 @@
+"""Service and inspection endpoints: ``/``, ``/health`` and the ``/__parlel/`` control API.
+
+The control API is what tests use to see what clients sent (every list is
+``{"<plural>": [...], "count": N}``, oldest first) and to reset state between tests.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from klein import Klein
+from twisted.web.server import Request
+
+from sentry_daemon import __version__, serializers
+from sentry_daemon.errors import ApiError, not_found
+from sentry_daemon.web import install_error_handlers, json_response, query_arg, query_args
+
+if TYPE_CHECKING:
+    from sentry_daemon.service import SentryService
+
+ENDPOINTS = [
+    "POST /api/{project_id}/envelope/",
+    "POST /api/{project_id}/store/",
+    "POST /api/{project_id}/security/",
+    "POST /api/{project_id}/csp-report/",
+    "POST /api/{project_id}/minidump/",
+    "GET|POST /api/{project_id}/cron/{monitor_slug}/{sentry_key}/",
+    "GET /api/0/organizations/{org}/projects/",
+    "GET|POST /api/0/projects/{org}/{project}/",
+    "POST /api/0/teams/{org}/{team}/projects/",
+    "GET /api/0/projects/{org}/{project}/issues/",
+    "GET /health",
+    "POST /__parlel/reset",
+    "GET /__parlel/events",
+    "GET /__parlel/items",
+    "GET /__parlel/envelopes",
+    "GET /__parlel/envelopes/{id}/raw",
+    "GET /__parlel/attachments/{id}",
+]
+
+
+def _int_arg(request: Request, name: str) -> int | None:
+    value = query_arg(request, name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise ApiError(400, f"invalid {name}: {value!r} is not a whole number")
+    return int(value)
+
+
+class ControlRoutes:
+    app = Klein()
+    install_error_handlers(app)
+
+    def __init__(self, service: "SentryService") -> None:
+        self.service = service
+        self.store = service.store
+
+    @app.route("/", methods=["GET"])
+    def index(self, request: Request) -> bytes:
+        port = self.service.port.getHost() if self.service.port is not None else None
+        return json_response(
+            request,
+            200,
+            {
+                "name": "sentry",
+                "service": "sentryfake",
+                "version": __version__,
+                "port": getattr(port, "port", None),
+                "protocol": "http",
+                "healthcheck": "/health",
+                "dsn": self.service.base_url_for(request).replace(
+                    "://", f"://{self.service.config.dsn_key}@", 1
+                ) + f"/{self.service.config.project_id}",
+                "ingest_auth": self.service.config.ingest_auth,
+                "endpoints": ENDPOINTS,
+            },
+        )
+
+    @app.route("/health", methods=["GET", "HEAD"], strict_slashes=False)
+    def health(self, request: Request) -> bytes:
+        health = self.service.health()
+        return json_response(request, 200 if health["status"] == "ok" else 503, health)
+
+    @app.route("/__parlel/reset", methods=["POST"], strict_slashes=False)
+    def reset(self, request: Request) -> bytes:
+        self.store.reset()
+        return json_response(request, 200, {"status": "reset"})
+
+    @app.route("/__parlel/events", methods=["GET"], strict_slashes=False)
+    def events(self, request: Request) -> bytes:
+        events = self.store.query_events(_int_arg(request, "project"), query_args(request, "type") or None)
+        return json_response(
+            request, 200, {"events": [serializers.captured_event(e) for e in events], "count": len(events)}
+        )
+
+    @app.route("/__parlel/items", methods=["GET"], strict_slashes=False)
+    def items(self, request: Request) -> bytes:
+        project = _int_arg(request, "project")
+        types = set(query_args(request, "type"))
+        items = [
+            i for i in self.store.items
+            if (project is None or i.project.id == project) and (not types or i.type in types)
+        ]
+        return json_response(
+            request, 200, {"items": [serializers.captured_item(i) for i in items], "count": len(items)}
+        )
+
+    @app.route("/__parlel/envelopes", methods=["GET"], strict_slashes=False)
+    def envelopes(self, request: Request) -> bytes:
+        project = _int_arg(request, "project")
+        envelopes = [e for e in self.store.envelopes.values() if project is None or e.project.id == project]
+        return json_response(
+            request,
+            200,
+            {"envelopes": [serializers.captured_envelope(e) for e in envelopes], "count": len(envelopes)},
+        )
+
+    @app.route("/__parlel/envelopes/<int:envelope_id>/raw", methods=["GET"], strict_slashes=False)
+    def envelope_raw(self, request: Request, envelope_id: int) -> bytes:
+        record = self.store.envelopes.get(envelope_id)
+        if record is None:
+            raise not_found()
+        request.setHeader(b"Content-Type", b"application/x-sentry-envelope")
+        return record.raw
+
+    @app.route("/__parlel/attachments", methods=["GET"], strict_slashes=False)
+    def attachments(self, request: Request) -> bytes:
+        event_id = query_arg(request, "event_id")
+        found = [a for a in self.store.attachments.values() if event_id is None or a.event_id == event_id]
+        return json_response(
+            request,
+            200,
+            {"attachments": [serializers.captured_attachment(a) for a in found], "count": len(found)},
+        )
+
+    @app.route("/__parlel/attachments/<attachment_id>", methods=["GET"], strict_slashes=False)
+    def attachment(self, request: Request, attachment_id: str) -> bytes:
+        found = self.store.attachments.get(attachment_id)
+        if found is None:
+            raise not_found()
+        request.setHeader(b"Content-Type", found.content_type.encode("latin-1", "replace"))
+        request.setHeader(b"Content-Disposition", f'attachment; filename="{found.filename}"'.encode("latin-1", "replace"))
+        return found.data

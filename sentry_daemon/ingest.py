@@ -1,0 +1,327 @@
+"""What SDKs send: Relay's ingest routes (SENTRY-PROTOCOL §1.3), thin over the data path.
+
+Each route runs the same path: auth → decode → parse → (normalize → group → store, in
+``process``) and answers as Relay does. Any DSN path prefix in front of ``/api/`` works.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Callable
+
+from klein import Klein
+from twisted.web.server import Request
+
+from sentry_daemon.auth import IngestAuth, authorize_ingest, parse_dsn, request_ingest_auth
+from sentry_daemon.encoding import decode_body, decode_store_body
+from sentry_daemon.envelope import Envelope, Item, normalize_event_id, parse_envelope
+from sentry_daemon.errors import ApiError
+from sentry_daemon.limits import check_envelope_limits
+from sentry_daemon.multipart import parse_multipart
+from sentry_daemon.process import Context, process_envelope
+from sentry_daemon.store import Project, Store
+from sentry_daemon.web import install_error_handlers, json_response
+
+ALLOW_HEADERS = (
+    "x-sentry-auth, x-requested-with, origin, accept, content-type, authorization, content-encoding, "
+    "sentry-trace, baggage"
+)
+EXPOSE_HEADERS = "x-sentry-error, x-sentry-rate-limits, retry-after"
+SECURITY_TYPES = {
+    "application/csp-report", "application/json", "application/expect-ct-report",
+    "application/expect-ct-report+json", "application/expect-staple-report", "application/reports+json",
+}
+MONITOR_STATUSES = {"in_progress", "ok", "error"}
+
+
+def _routes(*suffixes: str) -> list[str]:
+    """Each route with and without a DSN path prefix."""
+    return [p for s in suffixes for p in (f"/api/<project_id>/{s}", f"/<path:_prefix>/api/<project_id>/{s}")]
+
+
+def route(app: Klein, suffixes: tuple[str, ...], methods: list[str]) -> Callable:
+    """Register one handler under every prefixed and unprefixed form of its paths."""
+
+    def decorate(f: Callable) -> Callable:
+        for n, path in enumerate(_routes(*suffixes)):
+            f = app.route(path, methods=methods, strict_slashes=False, endpoint=f"{f.__name__}_{n}")(f)
+        return f
+
+    return decorate
+
+
+class IngestRoutes:
+    app = Klein()
+    install_error_handlers(app)
+
+    def __init__(self, store: Store, config: Any, base_url: Callable[[Request], str]) -> None:
+        self.store = store
+        self.config = config
+        self.limits = config.limits
+        self.base_url = base_url
+
+    # --- the shared steps ------------------------------------------------------------------
+
+    @staticmethod
+    def _project_id(project_id: str) -> int:
+        if not project_id.isdigit() or len(project_id) > 18:
+            raise ApiError(400, "bad project path parameter")
+        return int(project_id)
+
+    def _body(self, request: Request) -> bytes:
+        raw = request.content.read() if request.content is not None else b""
+        encoding = request.getHeader(b"content-encoding")
+        body = decode_body(raw, encoding.decode("latin-1") if encoding else None, self.limits.max_envelope_size)
+        if not body:
+            raise ApiError(400, "empty request body")
+        return body
+
+    def _context(self, request: Request, auth: IngestAuth | None) -> Context:
+        peer = request.getClientAddress()
+        return Context(
+            received=self.store.now(),
+            client_ip=getattr(peer, "host", None),
+            sdk_client=auth.client if auth else None,
+        )
+
+    def _cors(self, request: Request) -> None:
+        request.setHeader(b"Access-Control-Allow-Origin", b"*")
+        request.setHeader(b"Access-Control-Expose-Headers", EXPOSE_HEADERS.encode())
+
+    def _accept(self, request: Request, endpoint: str, project_id: int, envelope: Envelope,
+                auth: IngestAuth | None, raw: bytes) -> Project:
+        """Authorize, check limits and store one envelope; return its project."""
+        auth = self._envelope_auth(project_id, envelope, auth)
+        project = authorize_ingest(self.store, self.config.ingest_auth, project_id, auth)
+        check_envelope_limits(envelope, self.limits)
+        peer = request.getClientAddress()
+        record = self.store.add_envelope(
+            project,
+            endpoint=endpoint,
+            client=(auth.client if auth else None) or _header(request, b"user-agent"),
+            auth_source=auth.source if auth else None,
+            remote_addr=getattr(peer, "host", None),
+            headers=envelope.headers,
+            item_headers=[item.headers for item in envelope.items],
+            raw=raw,
+        )
+        process_envelope(self.store, project, envelope, record, self._context(request, auth))
+        return project
+
+    @staticmethod
+    def _envelope_auth(project_id: int, envelope: Envelope, auth: IngestAuth | None) -> IngestAuth | None:
+        """The envelope's ``dsn`` header authenticates when nothing else does, and must agree when both do."""
+        dsn_value = envelope.headers.get("dsn")
+        if not dsn_value:
+            return auth
+        if not isinstance(dsn_value, str):
+            raise ApiError(401, "bad envelope authentication header")
+        dsn = parse_dsn(dsn_value)
+        if auth is None:
+            if dsn.project_id != str(project_id):
+                raise ApiError(400, "invalid event envelope",
+                               ["project id header mismatch between envelope and request"])
+            return IngestAuth(dsn.public_key, "envelope")
+        if dsn.project_id != str(project_id):
+            raise ApiError(400, "invalid event envelope", ["project id header mismatch between envelope and request"])
+        if dsn.public_key != auth.public_key:
+            raise ApiError(400, "invalid event envelope", ["public key header mismatch between envelope and request"])
+        return auth
+
+    @staticmethod
+    def _id_response(request: Request, envelope: Envelope) -> bytes:
+        event_id = envelope.event_id
+        return json_response(request, 200, {"id": event_id} if event_id else {})
+
+    # --- envelope and store ----------------------------------------------------------------
+
+    @route(app, ("envelope/",), ["POST"])
+    def envelope(self, request: Request, project_id: str, _prefix: str = "") -> bytes:
+        self._cors(request)
+        pid = self._project_id(project_id)
+        auth = request_ingest_auth(request)
+        body = self._body(request)
+        envelope = _with_event_id(parse_envelope(body))
+        self._accept(request, "envelope", pid, envelope, auth, body)
+        return self._id_response(request, envelope)
+
+    @route(app, ("store/",), ["POST"])
+    def store_event(self, request: Request, project_id: str, _prefix: str = "") -> bytes:
+        self._cors(request)
+        pid = self._project_id(project_id)
+        auth = request_ingest_auth(request)
+        body = self._body(request)
+        content_type = (_header(request, b"content-type") or "").split(";")[0].strip().lower()
+        if content_type == "application/x-sentry-envelope":
+            envelope = _with_event_id(parse_envelope(body))
+        else:
+            event = _json_object(decode_store_body(body, self.limits.max_event_size))
+            event_id = normalize_event_id(event.get("event_id")) or uuid.uuid4().hex
+            envelope = Envelope({"event_id": event_id}, [Item({"type": _store_item_type(event)}, json.dumps(event).encode())])
+        self._accept(request, "store", pid, envelope, auth, body)
+        return self._id_response(request, envelope)
+
+    # --- security reports, minidumps, cron check-ins ----------------------------------------
+
+    @route(app, ("security/", "csp-report/"), ["POST"])
+    def security_report(self, request: Request, project_id: str, _prefix: str = "") -> bytes:
+        """CSP / Expect-CT / HPKP reports: stored as a ``security`` event, answered with an empty 200."""
+        self._cors(request)
+        pid = self._project_id(project_id)
+        content_type = (_header(request, b"content-type") or "").split(";")[0].strip().lower()
+        if content_type not in SECURITY_TYPES:
+            raise ApiError(415, f"unsupported content type '{content_type}'")
+        auth = request_ingest_auth(request)
+        body = self._body(request)
+        report = _json_object(body)
+        event = _security_event(report, self.store.now())
+        envelope = Envelope({"event_id": event["event_id"]}, [Item({"type": "event"}, json.dumps(event).encode())])
+        self._accept(request, "security", pid, envelope, auth, body)
+        request.setResponseCode(200)
+        return b""
+
+    @route(app, ("minidump/", "minidump"), ["POST"])
+    def minidump(self, request: Request, project_id: str, _prefix: str = "") -> bytes:
+        """Multipart crash upload: the dump becomes an ``event.minidump`` attachment of a new event."""
+        self._cors(request)
+        pid = self._project_id(project_id)
+        auth = request_ingest_auth(request)
+        body = self._body(request)
+        content_type = _header(request, b"content-type") or ""
+        fields, files = parse_multipart(body, content_type)
+        dump = files.get("upload_file_minidump")
+        if dump is None:
+            raise ApiError(400, "missing minidump")
+        event = _minidump_event(fields)
+        event_id = normalize_event_id(event.get("event_id")) or uuid.uuid4().hex
+        event["event_id"] = event_id
+        items = [Item({"type": "event"}, json.dumps(event).encode())]
+        items.append(Item({"type": "attachment", "filename": dump.filename or "minidump.dmp",
+                           "attachment_type": "event.minidump", "content_type": "application/octet-stream",
+                           "length": len(dump.data)}, dump.data))
+        for name, part in files.items():
+            if name != "upload_file_minidump":
+                items.append(Item({"type": "attachment", "filename": part.filename or name,
+                                   "content_type": part.content_type or "application/octet-stream",
+                                   "length": len(part.data)}, part.data))
+        envelope = Envelope({"event_id": event_id}, items)
+        self._accept(request, "minidump", pid, envelope, auth, body)
+        request.setHeader(b"Content-Type", b"text/plain")
+        return str(uuid.UUID(event_id)).encode()
+
+    @route(app, ("cron/<monitor_slug>/<sentry_key>/", "cron/<monitor_slug>/"), ["GET", "POST"])
+    def cron(self, request: Request, project_id: str, monitor_slug: str, sentry_key: str | None = None,
+             _prefix: str = "") -> bytes:
+        """HTTP check-ins: query string or JSON body; always 202, as Relay."""
+        self._cors(request)
+        pid = self._project_id(project_id)
+        auth = request_ingest_auth(request, path_key=sentry_key)
+        raw = request.content.read() if request.content is not None else b""
+        check_in: dict[str, Any] = {}
+        if request.method == b"POST" and raw.strip():
+            encoding = request.getHeader(b"content-encoding")
+            check_in = _json_object(decode_body(raw, encoding.decode("latin-1") if encoding else None,
+                                                self.limits.max_check_in_size))
+        for name in ("status", "check_in_id", "environment", "duration"):
+            value = request.args.get(name.encode())
+            if value and name not in check_in:
+                check_in[name] = value[0].decode("utf-8", "replace")
+        if "duration" in check_in:
+            try:
+                check_in["duration"] = float(check_in["duration"]) / 1000.0 if isinstance(check_in["duration"], str) else check_in["duration"]
+            except ValueError:
+                raise ApiError(400, "invalid duration") from None
+        status = check_in.get("status")
+        if status not in MONITOR_STATUSES:
+            raise ApiError(400, f"invalid check-in status {status!r}")
+        check_in["monitor_slug"] = monitor_slug
+        check_in.setdefault("check_in_id", uuid.uuid4().hex)
+        envelope = Envelope({}, [Item({"type": "check_in"}, json.dumps(check_in).encode())])
+        self._accept(request, "cron", pid, envelope, auth, raw)
+        return json_response(request, 202, {"id": check_in["check_in_id"]})
+
+    # --- CORS preflight --------------------------------------------------------------------
+
+    @route(app, ("envelope/", "store/", "security/", "csp-report/", "minidump/",
+                 "cron/<monitor_slug>/<sentry_key>/", "cron/<monitor_slug>/"), ["OPTIONS"])
+    def preflight(self, request: Request, project_id: str, _prefix: str = "", **_: str) -> bytes:
+        request.setResponseCode(200)
+        request.setHeader(b"Access-Control-Allow-Origin", b"*")
+        request.setHeader(b"Access-Control-Allow-Methods", b"GET, POST")
+        request.setHeader(b"Access-Control-Allow-Headers", ALLOW_HEADERS.encode())
+        request.setHeader(b"Access-Control-Expose-Headers", EXPOSE_HEADERS.encode())
+        request.setHeader(b"Access-Control-Max-Age", b"3600")
+        return b""
+
+
+def _header(request: Request, name: bytes) -> str | None:
+    value = request.getHeader(name)
+    return value.decode("latin-1") if value is not None else None
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "invalid JSON data", [str(exc)]) from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid JSON data", ["expected a JSON object"])
+    return value
+
+
+def _with_event_id(envelope: Envelope) -> Envelope:
+    """Relay gives an envelope that carries an event but no ``event_id`` a fresh one."""
+    if envelope.event_id is None and any(item.type in EVENT_ID_ITEMS for item in envelope.items):
+        envelope.headers["event_id"] = uuid.uuid4().hex
+    elif envelope.event_id is not None:
+        envelope.headers["event_id"] = envelope.event_id
+    return envelope
+
+
+EVENT_ID_ITEMS = {"event", "transaction", "attachment", "user_report", "feedback", "replay_event",
+                  "profile", "security", "form_data", "unreal_report"}
+
+
+def _store_item_type(event: dict[str, Any]) -> str:
+    return "transaction" if event.get("type") == "transaction" else "event"
+
+
+def _security_event(report: dict[str, Any], now: float) -> dict[str, Any]:
+    """A CSP (or Expect-CT/HPKP) report as the ``csp``-type event Sentry makes of it."""
+    body = report.get("csp-report") if isinstance(report.get("csp-report"), dict) else report
+    directive = str(body.get("effective-directive") or body.get("violated-directive") or "").split(" ")[0]
+    blocked = str(body.get("blocked-uri") or "")
+    return {
+        "event_id": uuid.uuid4().hex,
+        "type": "csp" if "csp-report" in report or directive else "default",
+        "logentry": {"formatted": f"Blocked '{directive}' from '{blocked}'" if directive else "Security report"},
+        "csp": body,
+        "platform": "other",
+        "timestamp": now,
+        "request": {"url": body.get("document-uri")},
+    }
+
+
+def _minidump_event(fields: dict[str, str]) -> dict[str, Any]:
+    """Event JSON from a minidump upload: a ``sentry`` JSON field and/or ``sentry[...]`` fields."""
+    event: dict[str, Any] = {}
+    if "sentry" in fields:
+        try:
+            value = json.loads(fields["sentry"])
+        except ValueError:
+            raise ApiError(400, "invalid JSON data", ["the sentry field is not JSON"]) from None
+        if isinstance(value, dict):
+            event.update(value)
+    for name, value in fields.items():
+        if name.startswith("sentry[") and name.endswith("]"):
+            path = name[len("sentry["):-1].split("][")
+            target = event
+            for key in path[:-1]:
+                target = target.setdefault(key, {}) if isinstance(target.get(key, {}), dict) else {}
+            target[path[-1]] = value
+    event.setdefault("platform", "native")
+    event.setdefault("level", "fatal")
+    event.setdefault("exception", {"values": [{"type": "Minidump", "value": "Unreal/native crash (minidump)",
+                                               "mechanism": {"type": "minidump", "handled": False, "synthetic": True}}]})
+    return event

@@ -1,0 +1,236 @@
+"""Relay's per-envelope size and count limits, answered with Relay's 413.
+
+Source: getsentry/relay ``relay-config/src/config.rs`` (``Limits::default()``) for the numbers and
+``relay-server/src/utils/sizes.rs`` (``check_envelope_size_limits``) for how items are counted:
+every known item type belongs to one limit bucket with a per-item size, a per-envelope count and
+a per-envelope total size; items are checked in envelope order and the first item that breaks
+its bucket decides the answer.  The 413 text comes from ``BadStoreRequest::Overflow`` in
+``relay-server/src/endpoints/common.rs`` and names the ``DiscardItemType``
+(``relay-server/src/services/outcome.rs``), e.g. ``attachment:minidump`` or ``user_report_v2``.
+
+Two things are deliberately not here: the whole-body limit (``max_envelope_size``) is enforced
+by the HTTP layer before parsing, like Relay's body limit, and unknown item types are never
+counted, as in Relay.  Guesses: an ``integration`` item (Relay-internal, refused earlier by
+:func:`~sentry_daemon.envelope.parse_envelope`) is bucketed by its content type, anything else
+internal gets a zero limit as Relay's defensive ``empty`` bucket does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentry_daemon.envelope import Envelope, Item
+from sentry_daemon.errors import ApiError
+
+__all__ = ["Limits", "check_envelope_limits", "overflow_error"]
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Relay's ``Limits::default()``; sizes in bytes, counts in items."""
+
+    max_envelope_size: int = 200 * MIB
+    max_event_size: int = 1 * MIB
+    max_attachment_size: int = 200 * MIB
+    max_attachments_size: int = 200 * MIB
+    max_attachment_count: int = 30
+    max_upload_size: int = 1024 * MIB
+    max_client_reports_size: int = 100 * KIB
+    max_client_reports_count: int = 100
+    max_check_in_size: int = 100 * KIB
+    max_sessions_size: int = 10 * MIB
+    max_session_count: int = 100
+    max_api_payload_size: int = 20 * MIB
+    max_api_file_upload_size: int = 40 * MIB
+    max_api_chunk_upload_size: int = 100 * MIB
+    max_profile_size: int = 50 * MIB
+    max_trace_metric_size: int = 1 * MIB
+    max_log_size: int = 2 * MIB
+    max_span_size: int = 10 * MIB
+    max_standalone_span_count: int = 25
+    max_container_size: int = 12 * MIB
+    max_statsd_size: int = 1 * MIB
+    max_metric_buckets_size: int = 1 * MIB
+    max_replay_compressed_size: int = 10 * MIB
+    max_replay_uncompressed_size: int = 100 * MIB
+    max_replay_message_size: int = 15 * MIB
+
+
+_EVENT_TYPES = frozenset(
+    {"event", "transaction", "security", "replay_event", "raw_security", "feedback", "form_data"}
+)
+_ATTACHMENT_LIKE = frozenset({"attachment", "unreal_report", "user_report"})
+_SESSION_TYPES = frozenset({"session", "sessions"})
+_PROFILE_TYPES = frozenset({"profile", "profile_chunk", "profile_chunk_ui"})
+
+# ItemType::can_support_container: only these report an item_count (Item::item_count).
+_CAN_BE_CONTAINER = frozenset(
+    {
+        "session",
+        "sessions",
+        "statsd",
+        "metric_buckets",
+        "client_report",
+        "profile",
+        "check_in",
+        "log",
+        "trace_metric",
+        "span",
+        "profile_chunk",
+        "profile_chunk_ui",
+    }
+)
+_KNOWN_TYPES = frozenset(
+    _EVENT_TYPES
+    | _ATTACHMENT_LIKE
+    | _SESSION_TYPES
+    | _PROFILE_TYPES
+    | {
+        "replay_recording",
+        "replay_video",
+        "client_report",
+        "check_in",
+        "statsd",
+        "metric_buckets",
+        "log",
+        "trace_metric",
+        "span",
+        "integration",
+    }
+)
+
+# DiscardItemType::as_str for item types whose name differs from the wire name.
+_DISCARD_NAMES = {
+    "feedback": "user_report_v2",
+    "attachment": "attachment:attachment",
+    "profile_chunk_ui": "profile_chunk",
+}
+_DISCARD_ATTACHMENT_NAMES = {
+    "event.attachment": "attachment:attachment",
+    "event.minidump": "attachment:minidump",
+    "event.applecrashreport": "attachment:apple_crash_report",
+    "event.payload": "attachment:event_payload",
+    "event.breadcrumbs": "attachment:breadcrumbs",
+    "playstation.prosperodump": "attachment:prosperodump",
+    "nswitch.dying_message": "attachment:nnswitch_dying_message",
+    "unreal.context": "attachment:unreal_context",
+    "unreal.logs": "attachment:unreal_logs",
+    "event.view_hierarchy": "attachment:view_hierarchy",
+}
+
+
+class _Bucket:
+    """One ``Limit`` of sizes.rs: remaining count and size, decremented per item."""
+
+    __slots__ = ("item_size", "count", "size")
+
+    def __init__(self, item_size: int, count: int, size: int) -> None:
+        self.item_size = item_size
+        self.count = count
+        self.size = size
+
+    def admits(self, item: Item) -> bool:
+        length = len(item.payload)
+        per_item = length
+        if item.is_container:
+            # Containers are checked on the average entry size; entries are re-checked later.
+            per_item = length // max(_item_count(item) or 1, 1)
+        if per_item > self.item_size or self.count < 1 or self.size < length:
+            return False
+        self.count -= 1
+        self.size -= length
+        return True
+
+
+def _item_count(item: Item) -> int | None:
+    if item.type not in _CAN_BE_CONTAINER:
+        return None
+    value = item.headers.get("item_count")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def overflow_error(discard_type: str) -> ApiError:
+    """Relay's 413 body for an item that broke its limit."""
+    return ApiError(
+        413,
+        f"envelope exceeded size limits for type '{discard_type}' "
+        "(https://develop.sentry.dev/sdk/envelopes/#size-limits)",
+    )
+
+
+def _discard_type(item: Item) -> str:
+    attachment_type = item.headers.get("attachment_type")
+    if isinstance(attachment_type, str) and attachment_type in _DISCARD_ATTACHMENT_NAMES:
+        return _DISCARD_ATTACHMENT_NAMES[attachment_type]
+    return _DISCARD_NAMES.get(item.type, item.type)
+
+
+def check_envelope_limits(envelope: Envelope, limits: Limits = Limits()) -> None:
+    """Raise Relay's 413 for the first item over its per-item, count or total-size limit."""
+    event = _Bucket(limits.max_event_size, 1, limits.max_event_size)
+    attachment = _Bucket(
+        limits.max_attachment_size, limits.max_attachment_count, limits.max_attachments_size
+    )
+    replay_recording = _Bucket(
+        limits.max_replay_compressed_size, 1, limits.max_replay_compressed_size
+    )
+    replay_video = _Bucket(limits.max_replay_compressed_size, 1, limits.max_replay_compressed_size)
+    session = _Bucket(limits.max_sessions_size, limits.max_session_count, limits.max_sessions_size)
+    client_report = _Bucket(
+        limits.max_client_reports_size,
+        limits.max_client_reports_count,
+        limits.max_client_reports_size,
+    )
+    profile = _Bucket(limits.max_profile_size, 1, limits.max_profile_size)
+    check_in = _Bucket(limits.max_check_in_size, 1, limits.max_check_in_size)
+    statsd = _Bucket(limits.max_statsd_size, 1, limits.max_statsd_size)
+    metric_buckets = _Bucket(limits.max_metric_buckets_size, 1, limits.max_metric_buckets_size)
+    log = _Bucket(limits.max_log_size, 1, limits.max_container_size)
+    log_integration = _Bucket(limits.max_container_size, 1, limits.max_container_size)
+    trace_metric = _Bucket(limits.max_trace_metric_size, 1, limits.max_container_size)
+    span = _Bucket(limits.max_span_size, 1, limits.max_container_size)
+    span_integration = _Bucket(limits.max_container_size, 1, limits.max_container_size)
+    span_legacy = _Bucket(
+        limits.max_span_size, limits.max_standalone_span_count, limits.max_container_size
+    )
+    empty = _Bucket(0, 0, 0)
+
+    by_type = {
+        "replay_recording": replay_recording,
+        "replay_video": replay_video,
+        "client_report": client_report,
+        "check_in": check_in,
+        "statsd": statsd,
+        "metric_buckets": metric_buckets,
+        "log": log,
+        "trace_metric": trace_metric,
+    }
+    for item in envelope.items:
+        item_type = item.type
+        if item_type not in _KNOWN_TYPES:
+            continue
+        if item_type in _EVENT_TYPES:
+            bucket = event
+        elif item_type in _ATTACHMENT_LIKE:
+            bucket = attachment
+        elif item_type in _SESSION_TYPES:
+            bucket = session
+        elif item_type in _PROFILE_TYPES:
+            bucket = profile
+        elif item_type == "span":
+            bucket = span if item.is_container else span_legacy
+        elif item_type == "integration":
+            content_type = (item.content_type or "").lower()
+            if ".logs" in content_type:
+                bucket = log_integration
+            elif ".traces" in content_type or ".spans" in content_type:
+                bucket = span_integration
+            else:
+                bucket = empty
+        else:
+            bucket = by_type[item_type]
+        if not bucket.admits(item):
+            raise overflow_error(_discard_type(item))

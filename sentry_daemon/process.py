@@ -1,0 +1,143 @@
+"""From a parsed envelope to stored state: every item typed, normalized and kept.
+
+Relay accepts an envelope as a whole and drops bad items later; so do we: an item whose payload is
+not valid JSON is kept (with its ``error``) and counted as an ``invalid`` outcome, and the request is
+still answered 200. Nothing a client sent is thrown away: the raw envelope is always stored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sentry_daemon.envelope import ContainerError, Envelope, Item, container_items
+from sentry_daemon.normalize import normalize_event
+from sentry_daemon.store import EnvelopeRecord, Project, Store
+
+EVENT_ITEMS = {"event", "transaction", "feedback"}
+JSON_ITEMS = EVENT_ITEMS | {
+    "session", "sessions", "check_in", "client_report", "user_report", "log", "trace_metric",
+    "span", "otel_log", "otel_span", "profile", "profile_chunk", "replay_event", "security", "nel",
+}
+CONTAINER_ITEMS = {"log", "trace_metric", "span"}
+
+# Data category of each item type (SENTRY-PROTOCOL §4), for outcome counting.
+CATEGORIES = {
+    "event": "error", "transaction": "transaction", "feedback": "feedback", "attachment": "attachment",
+    "session": "session", "sessions": "session", "check_in": "monitor", "profile": "profile",
+    "profile_chunk": "profile_chunk", "span": "span", "log": "log_item", "otel_log": "log_item",
+    "trace_metric": "trace_metric", "replay_event": "replay", "replay_recording": "replay",
+    "replay_video": "replay", "client_report": "internal", "user_report": "user_report_v2",
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the request knew that the envelope does not: when, from where, which client."""
+
+    received: float
+    client_ip: str | None
+    sdk_client: str | None
+
+
+def _json_payload(item: Item) -> tuple[Any, str | None]:
+    if not item.payload.strip():
+        return None, "empty payload"
+    try:
+        return json.loads(item.payload), None
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, f"invalid JSON: {exc}"
+
+
+def _is_container(item: Item) -> bool:
+    content_type = str(item.headers.get("content_type") or "")
+    return item.type in ("log", "trace_metric") or "vnd.sentry.items" in content_type
+
+
+def process_envelope(store: Store, project: Project, envelope: Envelope, record: EnvelopeRecord,
+                     context: Context) -> None:
+    """Store every item of an accepted envelope."""
+    event_id = envelope.event_id
+    for item in envelope.items:
+        _process_item(store, project, envelope, item, record, context, event_id)
+
+
+def _process_item(store: Store, project: Project, envelope: Envelope, item: Item,
+                  record: EnvelopeRecord, context: Context, event_id: str | None) -> None:
+    item_type = item.type
+    category = CATEGORIES.get(item_type, "default")
+    if item_type == "attachment" or item_type not in JSON_ITEMS:
+        row = store.add_item(record, item_type, item.headers, None, len(item.payload))
+        if item_type == "attachment":
+            attachment = store.add_attachment(
+                project,
+                event_id,
+                str(item.headers.get("filename") or "attachment"),
+                str(item.headers.get("content_type") or "application/octet-stream"),
+                str(item.headers.get("attachment_type") or "event.attachment"),
+                item.payload,
+            )
+            row.attachment_id = attachment.id
+            store.add_outcome(project, "attachment", "accepted", len(item.payload))
+        else:
+            store.add_outcome(project, category, "accepted", 1)
+        return
+
+    payload, error = _json_payload(item)
+    if error is None and not isinstance(payload, dict):
+        payload, error = None, "payload is not a JSON object"
+    if error is None and _is_container(item):
+        try:
+            entries = container_items(item)
+        except ContainerError as exc:
+            error = str(exc)
+        else:
+            if item_type == "span":
+                store.add_spans(project, entries)
+            store.add_item(record, item_type, item.headers, payload, len(item.payload))
+            store.add_outcome(project, category, "accepted", len(entries))
+            return
+    row = store.add_item(record, item_type, item.headers, payload, len(item.payload), error)
+    if error is not None:
+        store.add_outcome(project, category, "invalid", 1, "invalid_json")
+        return
+    assert isinstance(payload, dict)
+    if item_type in EVENT_ITEMS:
+        data = normalize_event(
+            payload,
+            received=context.received,
+            event_id=event_id,
+            client_ip=context.client_ip,
+            sdk_client=context.sdk_client,
+            item_type=item_type,
+        )
+        row.payload = data
+        store.add_event(project, data, envelope_id=record.id)
+        if item_type == "transaction":
+            store.add_spans(project, [s for s in data.get("spans") or [] if isinstance(s, dict)])
+    elif item_type == "span":
+        store.add_spans(project, [payload])
+    elif item_type == "check_in":
+        store.check_in(project, payload)
+    elif item_type == "session":
+        store.record_session(project, payload)
+    elif item_type == "sessions":
+        store.record_session_aggregates(project, payload)
+    elif item_type == "client_report":
+        _record_client_report(store, project, payload)
+        return
+    store.add_outcome(project, category, "accepted", 1)
+
+
+def _record_client_report(store: Store, project: Project, report: dict[str, Any]) -> None:
+    """SDK-side losses become ``client_discard`` outcomes, as Relay turns them into outcomes."""
+    for kind, outcome in (("discarded_events", "client_discard"), ("rate_limited_events", "rate_limited"),
+                          ("filtered_events", "filtered"), ("filtered_sampling_events", "filtered")):
+        for entry in report.get(kind) or []:
+            if not isinstance(entry, dict):
+                continue
+            quantity = entry.get("quantity")
+            if isinstance(quantity, int) and quantity > 0:
+                store.add_outcome(project, str(entry.get("category") or "default"), outcome, quantity,
+                                  str(entry.get("reason") or "") or None)

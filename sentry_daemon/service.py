@@ -1,0 +1,206 @@
+"""The service that owns a running sentryfake: its store, its site, its listener, its stop.
+
+``SentryService`` is a ``MultiService`` whose one child listens (``strports.service``, so a failed
+bind aborts start-up). Stopping it is graceful: ``/health`` turns 503, the listener closes, requests
+already in flight finish (up to ``drain_timeout`` seconds), then the Deferred fires and twistd exits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.application import strports
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.logger import Logger
+from twisted.web.server import Request
+from zope.interface import implementer
+
+from sentry_daemon import __version__
+from sentry_daemon.api import ApiRoutes
+from sentry_daemon.control import ControlRoutes
+from sentry_daemon.ingest import IngestRoutes
+from sentry_daemon.limits import Limits
+from sentry_daemon.site import SentrySite
+from sentry_daemon.store import Seed, Store
+from sentry_daemon.web import Root
+
+DEFAULT_PORT = 4773
+DEFAULT_TOKEN = "sntrys_parlel"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the daemon is told at start; ``tap.Options`` builds one from the command line."""
+
+    port: str = f"tcp:{DEFAULT_PORT}:interface=127.0.0.1"
+    tokens: tuple[str, ...] = (DEFAULT_TOKEN,)
+    org: str = "parlel"
+    project: str = "hello-world"
+    project_id: int = 1
+    dsn_key: str = "parlel"
+    ingest_auth: str = "lenient"
+    max_body: int = Limits().max_envelope_size
+    drain_timeout: float = 10.0
+    log_requests: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def seed(self) -> Seed:
+        return Seed(self.org, self.project, self.project_id, self.dsn_key, self.tokens)
+
+
+@implementer(IStreamServerEndpoint)
+class _PortRecorder:
+    """Wraps the listening endpoint so the service learns the port it got (``tcp:0``)."""
+
+    def __init__(self, endpoint: IStreamServerEndpoint, service: "SentryService") -> None:
+        self._endpoint = endpoint
+        self._service = service
+
+    def listen(self, factory: Any) -> Deferred:
+        d = self._endpoint.listen(factory)
+        d.addCallback(self._service._listening)
+        return d
+
+
+class SentryService(MultiService):
+    log = Logger()
+
+    def __init__(self, config: Config = Config(), reactor: Any = None, clean_exit: bool = False) -> None:
+        """``clean_exit``: under twistd, a graceful stop on SIGTERM exits 0 (see ``_drained``)."""
+        super().__init__()
+        self.clean_exit = clean_exit
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.config = config
+        self.reactor = reactor
+        self.store = Store(config.seed, now=reactor.seconds)
+        self.port: IListeningPort | None = None
+        self.stopping = False
+        self._in_flight: set[Request] = set()
+        self._idle: list[Deferred] = []
+        self._port_waiters: list[Deferred] = []
+
+        self.ingest = IngestRoutes(self.store, config, self.base_url_for)
+        self.api = ApiRoutes(self.store, self.base_url_for)
+        self.control = ControlRoutes(self)
+        self.site = SentrySite(
+            Root(self.api.app.resource(), self.ingest.app.resource(), self.control.app.resource()),
+            max_body=config.max_body,
+            tracker=self,
+            reactor=reactor,
+            log_requests=config.log_requests,
+        )
+        listener = strports.service(config.port, self.site, reactor=reactor)
+        listener.endpoint = _PortRecorder(listener.endpoint, self)
+        listener.setServiceParent(self)
+
+    # --- where we listen -------------------------------------------------------------------
+
+    def _listening(self, port: IListeningPort) -> IListeningPort:
+        self.port = port
+        host = port.getHost()
+        self.log.info(
+            "sentryfake {version} listening on {host}; DSN {dsn}",
+            version=__version__,
+            host=host,
+            dsn=self.dsn if self.base_url else None,
+        )
+        waiters, self._port_waiters = self._port_waiters, []
+        for waiter in waiters:
+            waiter.callback(port)
+        return port
+
+    def when_listening(self) -> Deferred:
+        """Fires with the listening port once the service listens."""
+        if self.port is not None:
+            return succeed(self.port)
+        d: Deferred = Deferred()
+        self._port_waiters.append(d)
+        return d
+
+    @property
+    def base_url(self) -> str | None:
+        """``http://127.0.0.1:4773`` once listening on TCP; None for UNIX sockets or before."""
+        host = self.port.getHost() if self.port is not None else None
+        if host is None or not hasattr(host, "port"):
+            return None
+        address = host.host
+        if ":" in address:
+            address = f"[{address}]"
+        elif address in ("0.0.0.0", ""):
+            address = "127.0.0.1"
+        return f"http://{address}:{host.port}"
+
+    def base_url_for(self, request: Request) -> str:
+        """The root URL as the client addressed us (``Host``), for DSNs and links."""
+        host = request.getHeader(b"host")
+        if host:
+            return f"http://{host.decode('ascii', 'replace')}"
+        return self.base_url or f"http://127.0.0.1:{DEFAULT_PORT}"
+
+    @property
+    def dsn(self) -> str:
+        return f"{self.base_url}".replace("://", f"://{self.config.dsn_key}@", 1) + f"/{self.config.project_id}"
+
+    # --- health and graceful stop ----------------------------------------------------------
+
+    def health(self) -> dict[str, str]:
+        return {"status": "stopping" if self.stopping else "ok"}
+
+    @property
+    def draining(self) -> bool:
+        return self.stopping
+
+    def request_started(self, request: Request) -> None:
+        self._in_flight.add(request)
+
+    def request_finished(self, request: Request) -> None:
+        self._in_flight.discard(request)
+        if not self._in_flight:
+            idle, self._idle = self._idle, []
+            for d in idle:
+                d.callback(None)
+
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def stopService(self) -> Deferred:
+        """Stop listening, let requests in flight finish (bounded), then report stopped."""
+        self.stopping = True
+        self.log.info("stopping: draining {count} request(s) in flight", count=len(self._in_flight))
+        d = maybeDeferred(super().stopService)
+        d.addCallback(lambda _: self._drain())
+        d.addCallback(self._drained)
+        return d
+
+    def _drained(self, _: object) -> None:
+        """twistd re-raises SIGTERM after shutdown (exit status -15); a drained stop is a success."""
+        if self.clean_exit and getattr(self.reactor, "_exitSignal", None) is not None:
+            self.reactor._exitSignal = None
+        self.log.info("stopped")
+
+    def _drain(self) -> Deferred:
+        if not self._in_flight:
+            return succeed(None)
+        done: Deferred = Deferred()
+        self._idle.append(done)
+        timer = self.reactor.callLater(self.config.drain_timeout, self._give_up, done)
+
+        def finished(result: object) -> object:
+            if timer.active():
+                timer.cancel()
+            return result
+
+        return done.addBoth(finished)
+
+    def _give_up(self, done: Deferred) -> None:
+        self.log.warn("drain timed out with {count} request(s) unfinished", count=len(self._in_flight))
+        if done in self._idle:
+            self._idle.remove(done)
+            done.callback(None)

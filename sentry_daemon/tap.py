@@ -1,0 +1,122 @@
+"""``twistd sentryfake``: command-line options and ``makeService`` (wiring only)."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from twisted.application.service import IService
+from twisted.python import usage
+
+from sentry_daemon.limits import Limits
+
+_SLUG = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,49}$")
+
+
+def port_description(value: str) -> str:
+    """A bare port number means loopback TCP; anything else is a strports description as is."""
+    value = value.strip()
+    if value.isdigit():
+        number = int(value)
+        if not 0 <= number <= 65535:
+            raise usage.UsageError(f"--port {value}: not a TCP port number (0-65535)")
+        return f"tcp:{number}:interface=127.0.0.1"
+    if not value or ":" not in value:
+        raise usage.UsageError(
+            f"--port {value!r}: give a port number or a strports description such as "
+            "tcp:4773:interface=127.0.0.1, unix:/path or systemd:domain=INET:name=sentryfake"
+        )
+    return value
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "A local Sentry: accepts what Sentry SDKs send (envelopes, the store endpoint) and serves "
+        "the Sentry web API (/api/0/). State is kept in memory. Environment: SENTRY_AUTH_TOKEN adds "
+        "a bearer token, SENTRY_ORG names the seeded organization."
+    )
+    optParameters = [
+        ["port", "p", "4773",
+         "Where to listen: a port number (loopback TCP) or a strports description, e.g. "
+         "tcp:0:interface=127.0.0.1, unix:/run/sentryfake.sock, systemd:domain=INET:name=sentryfake."],
+        ["org", None, None, "Slug of the seeded organization (default: $SENTRY_ORG or parlel)."],
+        ["project", None, "hello-world", "Slug of the seeded project."],
+        ["project-id", None, "1", "Numeric id of the seeded project."],
+        ["dsn-key", None, "parlel", "Public key of the seeded project's DSN."],
+        ["ingest-auth", None, "lenient",
+         "lenient: any key is accepted and unknown project ids are created on the fly; "
+         "strict: Relay's answers (401 missing auth, 403 unknown or foreign key)."],
+        ["max-body", None, str(Limits().max_envelope_size),
+         "Largest request body accepted, in bytes; larger ones are answered 413."],
+        ["drain-timeout", None, "10", "Seconds to let requests in flight finish when stopping."],
+    ]
+    optFlags = [["log-requests", None, "Log every request (method, URI, status)."]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["tokens"] = []
+
+    def opt_token(self, token: str) -> None:
+        """A bearer token accepted by the web API (repeatable; default sntrys_parlel and $SENTRY_AUTH_TOKEN)."""
+        if not token or any(c.isspace() for c in token):
+            raise usage.UsageError(f"--token {token!r}: a token is one word without spaces")
+        self["tokens"].append(token)
+
+    opt_t = opt_token
+
+    def postOptions(self) -> None:
+        self["port"] = port_description(self["port"])
+        if not self["tokens"]:
+            self["tokens"] = ["sntrys_parlel"]
+            env_token = os.environ.get("SENTRY_AUTH_TOKEN", "").strip()
+            if env_token and env_token not in self["tokens"]:
+                self["tokens"].append(env_token)
+        if self["org"] is None:
+            self["org"] = os.environ.get("SENTRY_ORG", "").strip() or "parlel"
+        for name in ("org", "project"):
+            if not _SLUG.match(self[name]):
+                raise usage.UsageError(
+                    f"--{name} {self[name]!r}: a slug is lowercase letters, digits, '-' or '_' (max 50)"
+                )
+        if not self["dsn-key"] or not re.fullmatch(r"[A-Za-z0-9_-]+", self["dsn-key"]):
+            raise usage.UsageError(f"--dsn-key {self['dsn-key']!r}: letters, digits, '-' or '_' only")
+        for name, minimum in (("project-id", 1), ("max-body", 1)):
+            try:
+                self[name] = int(self[name])
+            except ValueError:
+                raise usage.UsageError(f"--{name} {self[name]!r}: not a whole number") from None
+            if self[name] < minimum:
+                raise usage.UsageError(f"--{name} must be at least {minimum}")
+        try:
+            self["drain-timeout"] = float(self["drain-timeout"])
+        except ValueError:
+            raise usage.UsageError(f"--drain-timeout {self['drain-timeout']!r}: not a number") from None
+        if self["drain-timeout"] < 0:
+            raise usage.UsageError("--drain-timeout must not be negative")
+        if self["ingest-auth"] not in ("lenient", "strict"):
+            raise usage.UsageError(f"--ingest-auth {self['ingest-auth']!r}: choose lenient or strict")
+
+
+def config_from_options(options: Options) -> Any:
+    from sentry_daemon.service import Config
+
+    return Config(
+        port=options["port"],
+        tokens=tuple(options["tokens"]),
+        org=options["org"],
+        project=options["project"],
+        project_id=options["project-id"],
+        dsn_key=options["dsn-key"],
+        ingest_auth=options["ingest-auth"],
+        max_body=options["max-body"],
+        drain_timeout=options["drain-timeout"],
+        log_requests=bool(options["log-requests"]),
+    )
+
+
+def makeService(options: Options, reactor: Any = None) -> IService:
+    from sentry_daemon.service import SentryService
+
+    return SentryService(config_from_options(options), reactor=reactor, clean_exit=True)

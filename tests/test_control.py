@@ -1,0 +1,58 @@
+"""Service and inspection endpoints: /, /health, /__parlel/reset, /__parlel/events."""
+
+from __future__ import annotations
+
+import pytest_twisted
+
+from conftest import AUTH, request_json
+
+
+@pytest_twisted.ensureDeferred
+async def test_index_describes_the_service(sentry):
+    response, body = await request_json("GET", f"{sentry.url}/")
+    assert response.code == 200
+    assert body["name"] == "sentry" and body["port"] == sentry.port
+    assert body["healthcheck"] == "/health"
+    assert "POST /api/{project_id}/store/" in body["endpoints"]
+    assert body["dsn"] == sentry.dsn
+
+
+@pytest_twisted.ensureDeferred
+async def test_health(sentry):
+    response, body = await request_json("GET", f"{sentry.url}/health")
+    assert (response.code, body) == (200, {"status": "ok"})
+    response, body = await request_json("POST", f"{sentry.url}/health")
+    assert response.code == 405 and "detail" in body
+
+
+@pytest_twisted.ensureDeferred
+async def test_events_and_reset(sentry):
+    first, _ = await request_json("POST", f"{sentry.url}/api/1/store/", json={"message": "one"})
+    second, _ = await request_json(
+        "POST", f"{sentry.url}/api/1/store", json={"message": "two", "event_id": "A" * 32}
+    )
+    assert first.code == second.code == 200
+    response, body = await request_json("GET", f"{sentry.url}/__parlel/events")
+    assert response.code == 200
+    assert body["count"] == 2
+    assert [e["logentry"]["formatted"] for e in body["events"]] == ["one", "two"]
+    assert body["events"][1]["event_id"] == "a" * 32
+    await request_json("POST", f"{sentry.url}/api/0/projects/parlel/extra/", headers=AUTH, json={})
+
+    response, body = await request_json("POST", f"{sentry.url}/__parlel/reset")
+    assert response.code == 200
+    _, body = await request_json("GET", f"{sentry.url}/__parlel/events")
+    assert body == {"events": [], "count": 0}
+    _, projects = await request_json("GET", f"{sentry.url}/api/0/organizations/parlel/projects/", headers=AUTH)
+    assert [p["slug"] for p in projects] == ["hello-world"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_unknown_route_and_method(sentry):
+    response, body = await request_json("GET", f"{sentry.url}/no/such/thing")
+    assert response.code == 404 and body == {"detail": "The requested resource does not exist"}
+    response, body = await request_json("GET", f"{sentry.url}/__parlel/reset")
+    assert response.code == 405 and body["detail"] == 'Method "GET" not allowed.'
+    assert "POST" in response.headers.getRawHeaders("allow")[0]
+    response, body = await request_json("GET", f"{sentry.url}/__parlel/events?project=abc")
+    assert response.code == 400 and "detail" in body

@@ -1,0 +1,100 @@
+"""The twistd plugin and its options."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from twisted.application.service import IServiceMaker
+from twisted.internet.testing import MemoryReactorClock
+from twisted.plugin import getPlugins
+from twisted.python import usage
+
+from conftest import TWISTD
+from sentry_daemon.service import SentryService
+from sentry_daemon.tap import Options, makeService
+
+
+def parse(*args: str) -> Options:
+    options = Options()
+    options.parseOptions(list(args))
+    return options
+
+
+def test_plugin_is_discoverable():
+    makers = {p.tapname: p for p in getPlugins(IServiceMaker)}
+    options = makers["sentryfake"].options()
+    options.parseOptions(["--port", "4773"])
+    assert options["port"] == "tcp:4773:interface=127.0.0.1"
+
+
+def test_defaults(monkeypatch):
+    monkeypatch.delenv("SENTRY_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("SENTRY_ORG", raising=False)
+    options = parse()
+    assert options["port"] == "tcp:4773:interface=127.0.0.1"
+    assert options["tokens"] == ["sntrys_parlel"]
+    assert (options["org"], options["project"], options["project-id"], options["dsn-key"]) == (
+        "parlel", "hello-world", 1, "parlel"
+    )
+    assert options["ingest-auth"] == "lenient"
+
+
+def test_strports_and_tokens(monkeypatch):
+    monkeypatch.delenv("SENTRY_AUTH_TOKEN", raising=False)
+    for port in ("tcp:0:interface=127.0.0.1", "systemd:domain=INET:name=sentryfake", "unix:/tmp/s.sock"):
+        assert parse("--port", port)["port"] == port
+    assert parse("--token", "a", "--token", "b")["tokens"] == ["a", "b"]
+
+
+def test_environment_defaults(monkeypatch):
+    monkeypatch.setenv("SENTRY_AUTH_TOKEN", "sntrys_from_env")
+    monkeypatch.setenv("SENTRY_ORG", "acme")
+    options = parse()
+    assert options["tokens"] == ["sntrys_parlel", "sntrys_from_env"]
+    assert options["org"] == "acme"
+    assert parse("--org", "other")["org"] == "other"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--port", "99999"),
+        ("--port", "nonsense"),
+        ("--port", ""),
+        ("--org", "Not A Slug"),
+        ("--project", "UPPER"),
+        ("--project-id", "zero"),
+        ("--project-id", "0"),
+        ("--dsn-key", "bad key"),
+        ("--ingest-auth", "maybe"),
+        ("--max-body", "-1"),
+        ("--drain-timeout", "soon"),
+        ("--token", "has space"),
+    ],
+)
+def test_bad_values_are_usage_errors(args):
+    with pytest.raises(usage.UsageError):
+        parse(*args)
+
+
+def test_make_service_only_wires():
+    options = parse("--port", "tcp:0:interface=127.0.0.1", "--org", "acme", "--project", "web")
+    service = makeService(options, reactor=MemoryReactorClock())
+    assert isinstance(service, SentryService)
+    assert service.store.organization("acme") is not None
+    assert service.store.projects[1].slug == "web"
+
+
+def test_twistd_help_lists_and_documents_the_plugin():
+    listing = subprocess.run([TWISTD, "--help"], capture_output=True, text=True, timeout=60)
+    assert "sentryfake" in listing.stdout
+    help_text = subprocess.run([TWISTD, "-n", "sentryfake", "--help"], capture_output=True, text=True, timeout=60)
+    assert help_text.returncode == 0
+    for option in ("--port", "--token", "--org", "--project", "--project-id", "--dsn-key", "--ingest-auth",
+                   "--max-body", "--drain-timeout", "--log-requests"):
+        assert option in help_text.stdout, option
+    bad = subprocess.run([TWISTD, "-n", "sentryfake", "--port", "nonsense"], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode != 0
+    assert "--port" in bad.stdout + bad.stderr

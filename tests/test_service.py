@@ -1,0 +1,139 @@
+"""Graceful stop: in-flight requests finish, new connections are refused, the daemon exits 0."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import urllib.request
+
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+from twisted.internet.threads import deferToThread
+
+from conftest import free_port, start_twistd, wait_until
+
+BODY = json.dumps({"message": "in flight"}).encode()
+HEAD = (
+    b"POST /api/1/store/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n"
+)
+
+
+def open_partial_request(port: int) -> socket.socket:
+    """A store request whose headers and half its body have been sent."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(HEAD + BODY[:10])
+    return sock
+
+
+def finish_request(sock: socket.socket) -> bytes:
+    sock.sendall(BODY[10:])
+    response = b""
+    while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        response += chunk
+    sock.close()
+    return response
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+async def poll(predicate, timeout: float = 10.0) -> None:
+    deadline = reactor.seconds() + timeout
+    while not predicate():
+        assert reactor.seconds() < deadline, "condition not met in time"
+        await deferLater(reactor, 0.01, lambda: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_stop_finishes_in_flight_requests():
+    from sentry_daemon.testing import start_sentry
+
+    sentry = await start_sentry()
+    sock = await deferToThread(open_partial_request, sentry.port)
+    await poll(lambda: sentry.service.in_flight() == 1)
+
+    stopped = []
+    d = sentry.stop()
+    d.addCallback(stopped.append)
+    assert sentry.service.health() == {"status": "stopping"}
+    assert await deferToThread(refuses_connections, sentry.port)
+    assert stopped == [], "stop must wait for the request in flight"
+
+    response = await deferToThread(finish_request, sock)
+    assert response.startswith(b"HTTP/1.1 200"), response
+    assert b'"id"' in response
+    await d
+    assert stopped == [None]
+    assert [e["logentry"]["formatted"] for e in (sentry.store.events[0].data,)] == ["in flight"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_health_is_503_while_draining():
+    from sentry_daemon.testing import start_sentry
+
+    sentry = await start_sentry()
+    slow = await deferToThread(open_partial_request, sentry.port)
+    keep_alive = await deferToThread(socket.create_connection, ("127.0.0.1", sentry.port), 30)
+    await poll(lambda: sentry.service.in_flight() == 1)
+    d = sentry.stop()
+
+    def ask_health() -> bytes:
+        keep_alive.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while not data.endswith(b"}"):
+            chunk = keep_alive.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        keep_alive.close()
+        return data
+
+    answer = await deferToThread(ask_health)
+    assert answer.startswith(b"HTTP/1.1 503"), answer
+    assert answer.endswith(b'{"status":"stopping"}')
+    await deferToThread(finish_request, slow)
+    await d
+
+
+def test_twistd_subprocess_sigterm_with_request_in_flight():
+    port = free_port()
+    proc = start_twistd("--port", f"tcp:{port}:interface=127.0.0.1")
+    try:
+        def healthy():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    return json.load(r) == {"status": "ok"}
+            except OSError:
+                return proc.poll() is not None and pytest_fail(proc)
+
+        wait_until(healthy, timeout=30)
+        sock = open_partial_request(port)
+        proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: refuses_connections(port), timeout=15)
+        assert proc.poll() is None, "the daemon must wait for the request in flight"
+        response = finish_request(sock)
+        assert response.startswith(b"HTTP/1.1 200"), response
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    assert "Traceback" not in output, output
+
+
+def pytest_fail(proc: subprocess.Popen) -> bool:
+    output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    raise AssertionError(f"twistd exited early ({proc.returncode}):\n{output}")
