@@ -1,6 +1,6 @@
 """Start-up time: process start to the first ``/health`` answer, median of several runs.
 
-    python bench/startup.py [--runs 7]
+    python bench/startup.py [--runs 7] [--record]
 
 Prints the median and spread, and, as the baseline measured in the same run, the time a bare
 ``python -c "import twisted.web.server"`` takes (the floor any Twisted daemon pays), with the ratio.
@@ -77,8 +77,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--record", action="store_true", help="write the median into manifest.json")
     args = parser.parse_args()
     result = measure(args.runs)
+    if args.record:
+        path = Path(__file__).resolve().parent.parent / "manifest.json"
+        manifest = json.loads(path.read_text())
+        manifest["startup_time_ms"] = round(result["median_s"] * 1000)
+        path.write_text(json.dumps(manifest, indent=2) + "\n")
     if args.json:
         print(json.dumps(result))
         return

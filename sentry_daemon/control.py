@@ -73,6 +73,7 @@ class ControlRoutes:
                     "://", f"://{self.service.config.dsn_key}@", 1
                 ) + f"/{self.service.config.project_id}",
                 "ingest_auth": self.service.config.ingest_auth,
+                "requests_in_flight": self.service.in_flight() - 1,
                 "endpoints": ENDPOINTS,
             },
         )

@@ -684,7 +684,10 @@ class _Reader:
 
 
 def _read_struct(buf: bytes, start: int, schema: _Schema) -> tuple[dict, int] | None:
-    """One header from ``buf[start:]`` via serde_json's StreamDeserializer; None if only whitespace."""
+    """One header from ``buf[start:]`` as serde_json's StreamDeserializer reads it.
+
+    None when only whitespace is left (``next()`` returning nothing).
+    """
     reader = _Reader(buf, start)
     c = reader.ws()
     if c is None:
@@ -1014,11 +1017,11 @@ def _chrono_parse(s: str) -> None:
     if s[pos] not in "tT ":
         raise _ChronoError(_INVALID)
     pos += 1
-    hour, pos = field(pos, 2, 0, 23)
+    _, pos = field(pos, 2, 0, 23)
     pos = literal(pos, ":")
-    minute, pos = field(pos, 2, 0, 59)
+    _, pos = field(pos, 2, 0, 59)
     pos = literal(pos, ":")
-    second, pos = field(pos, 2, 0, 60)
+    _, pos = field(pos, 2, 0, 60)
     if s.startswith(".", pos):
         _, pos = number(pos + 1, 1, 9)
         while pos < len(s) and "0" <= s[pos] <= "9":
@@ -1035,7 +1038,6 @@ def _chrono_parse(s: str) -> None:
     days = 29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]
     if day > days or not -262_143 <= year <= 262_142 or abs(offset) >= 86_400:
         raise _ChronoError(_OUT_OF_RANGE)
-    del hour, minute, second
 
 
 def _chrono_offset(s: str, pos: int) -> tuple[int, int]:
@@ -1069,13 +1071,13 @@ def _chrono_two_digits(s: str, pos: int) -> int:
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
 _SPECIAL_SCHEMES = frozenset({"http", "https", "ws", "wss", "ftp", "file"})
 
 
 def _url_error(text: str) -> str | None:
     """The ``url`` crate's ParseError text for ``Url::parse`` (main cases only)."""
-    text = text.strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12"
-                      "\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+    text = text.strip(_C0_AND_SPACE)
     match = _SCHEME.match(text)
     if match is None:
         return "relative URL without a base"
@@ -1084,14 +1086,10 @@ def _url_error(text: str) -> str | None:
         return None
     try:
         parts = urlsplit(text)
-        port = parts.port
+        parts.port  # noqa: B018 - urllib validates the port lazily, on access
     except ValueError as exc:
         return "invalid port number" if "port" in str(exc).lower() else "invalid IPv6 address"
-    host = parts.hostname
-    if not host:
-        return "empty host"
-    del port
-    return None
+    return None if parts.hostname else "empty host"
 
 
 def _dsn_error(text: str) -> str | None:
@@ -1262,7 +1260,8 @@ def _check_event_id(value: str) -> str | None:
 
 def _check_attachment_type(value: str) -> str | None:
     if value not in _ATTACHMENT_TYPES:
-        return f"invalid value: {_unexpected(value)}, expected an attachment type (see sentry develop docs)"
+        expecting = "an attachment type (see sentry develop docs)"
+        return f"invalid value: {_unexpected(value)}, expected {expecting}"
     return None
 
 
@@ -1324,11 +1323,9 @@ def _meta_remote_addr(value: Any) -> str | None:
 def _meta_client_hints(value: Any) -> str | None:
     if not isinstance(value, dict):
         return _type_error(value, "struct ClientHints")
-    for name in ("sec_ch_ua_platform", "sec_ch_ua_platform_version", "sec_ch_ua", "sec_ch_ua_model"):
-        problem = _meta_optional_string(value.get(name))
-        if problem is not None:
-            return problem
-    return None
+    hints = ("sec_ch_ua_platform", "sec_ch_ua_platform_version", "sec_ch_ua", "sec_ch_ua_model")
+    problems = (_meta_optional_string(value.get(name)) for name in hints)
+    return next((problem for problem in problems if problem is not None), None)
 
 
 def _meta_bool(value: Any) -> str | None:

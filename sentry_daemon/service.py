@@ -23,7 +23,7 @@ from sentry_daemon.api import ApiRoutes
 from sentry_daemon.control import ControlRoutes
 from sentry_daemon.ingest import IngestRoutes
 from sentry_daemon.limits import Limits
-from sentry_daemon.site import SentrySite
+from sentry_daemon.site import ConnectionTracker, SentrySite
 from sentry_daemon.store import Seed, Store
 from sentry_daemon.web import Root
 
@@ -83,7 +83,7 @@ class SentryService(MultiService):
         self.port: IListeningPort | None = None
         self.stopping = False
         self._in_flight: set[Request] = set()
-        self._idle: list[Deferred] = []
+        self._drain_waiter: Deferred | None = None
         self._port_waiters: list[Deferred] = []
 
         self.ingest = IngestRoutes(self.store, config, self.base_url_for)
@@ -96,7 +96,8 @@ class SentryService(MultiService):
             reactor=reactor,
             log_requests=config.log_requests,
         )
-        listener = strports.service(config.port, self.site, reactor=reactor)
+        self.connections = ConnectionTracker(self.site, on_close=self.connection_closed)
+        listener = strports.service(config.port, self.connections, reactor=reactor)
         listener.endpoint = _PortRecorder(listener.endpoint, self)
         listener.setServiceParent(self)
 
@@ -162,10 +163,10 @@ class SentryService(MultiService):
 
     def request_finished(self, request: Request) -> None:
         self._in_flight.discard(request)
-        if not self._in_flight:
-            idle, self._idle = self._idle, []
-            for d in idle:
-                d.callback(None)
+        self._check_drained()
+
+    def connection_closed(self) -> None:
+        self._check_drained()
 
     def in_flight(self) -> int:
         return len(self._in_flight)
@@ -179,18 +180,16 @@ class SentryService(MultiService):
         d.addCallback(self._drained)
         return d
 
-    def _drained(self, _: object) -> None:
-        """twistd re-raises SIGTERM after shutdown (exit status -15); a drained stop is a success."""
-        if self.clean_exit and getattr(self.reactor, "_exitSignal", None) is not None:
-            self.reactor._exitSignal = None
-        self.log.info("stopped")
-
     def _drain(self) -> Deferred:
-        if not self._in_flight:
-            return succeed(None)
+        """Fires once no request is in flight and every connection has closed cleanly.
+
+        Connections are closed with ``loseConnection`` only after their last request finished, so
+        each response is flushed to its client before the reactor stops. Bounded by ``drain_timeout``.
+        """
         done: Deferred = Deferred()
-        self._idle.append(done)
-        timer = self.reactor.callLater(self.config.drain_timeout, self._give_up, done)
+        self._drain_waiter = done
+        timer = self.reactor.callLater(self.config.drain_timeout, self._give_up)
+        self._check_drained()
 
         def finished(result: object) -> object:
             if timer.active():
@@ -199,8 +198,27 @@ class SentryService(MultiService):
 
         return done.addBoth(finished)
 
-    def _give_up(self, done: Deferred) -> None:
+    def _check_drained(self) -> None:
+        if self._drain_waiter is None or self._in_flight:
+            return
+        live = list(self.connections.protocols)
+        if live:
+            for protocol in live:
+                protocol.transport.loseConnection()
+            return
+        done, self._drain_waiter = self._drain_waiter, None
+        done.callback(None)
+
+    def _give_up(self) -> None:
         self.log.warn("drain timed out with {count} request(s) unfinished", count=len(self._in_flight))
-        if done in self._idle:
-            self._idle.remove(done)
+        for protocol in list(self.connections.protocols):
+            protocol.transport.abortConnection()
+        done, self._drain_waiter = self._drain_waiter, None
+        if done is not None:
             done.callback(None)
+
+    def _drained(self, _: object) -> None:
+        """twistd re-raises SIGTERM after shutdown (exit status -15); a drained stop is a success."""
+        if self.clean_exit and getattr(self.reactor, "_exitSignal", None) is not None:
+            self.reactor._exitSignal = None
+        self.log.info("stopped")

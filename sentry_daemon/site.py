@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from twisted.logger import Logger
+from twisted.protocols.policies import WrappingFactory
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
@@ -83,6 +84,7 @@ class LimitedRequest(Request):
         self.site = self.channel.site
         tracker = getattr(self.site, "tracker", None)
         if tracker is not None and tracker.draining:
+            self.channel.persistent = False
             self.setHeader(b"Connection", b"close")
         if self._too_large:
             write_json(
@@ -124,3 +126,15 @@ class SentrySite(Site):
                 code=request.code,
             )
 
+
+
+class ConnectionTracker(WrappingFactory):
+    """Knows every open connection, so a graceful stop can close them once their responses are out."""
+
+    def __init__(self, site: Site, on_close: Callable[[], None]) -> None:
+        super().__init__(site)
+        self._on_close = on_close
+
+    def unregisterProtocol(self, protocol: Any) -> None:
+        super().unregisterProtocol(protocol)
+        self._on_close()

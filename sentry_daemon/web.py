@@ -35,7 +35,9 @@ def json_response(
     request.setHeader(b"Content-Type", b"application/json")
     for name, value in (headers or {}).items():
         request.setHeader(name.encode(), value.encode())
-    return json.dumps(body, separators=(",", ":")).encode()
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    request.setHeader(b"Content-Length", str(len(payload)).encode())
+    return payload
 
 
 def read_json_object(request: Request) -> dict[str, Any]:
@@ -92,7 +94,7 @@ def install_error_handlers(app: Klein) -> None:
         return json_response(request, 500, {"detail": "Internal Error"})
 
 
-_INGEST_PATH = re.compile(rb"(?:^|/)api/(?:[0-9]+/|store/?$)")
+_INGEST_PATH = re.compile(rb"(?:^|/)api/[^/]+/")
 
 
 class Root(Resource):

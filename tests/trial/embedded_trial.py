@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
-import treq
+from treq.client import HTTPClient
 from twisted.internet.defer import ensureDeferred
 from twisted.trial.unittest import TestCase
-from twisted.web.client import HTTPConnectionPool
+from twisted.web.client import Agent, HTTPConnectionPool
 
 from sentry_daemon.testing import start_sentry
 
@@ -23,7 +23,7 @@ class EmbeddedSentryTest(TestCase):
 
         from twisted.internet import reactor
 
-        self.http = treq.client.HTTPClient.with_config(pool=HTTPConnectionPool(reactor, persistent=False))
+        self.http = HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False)))
         return ensureDeferred(start())
 
     def test_store_then_inspect(self):
