@@ -543,6 +543,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     servers = {"floor": floor, "daemon": daemon}
     results: dict[str, dict[str, list[RunResult]]] = {e: {"floor": [], "daemon": []} for e in ENCODINGS}
     daemon_exit = None
+    warmup_errors: list[str] = []
     try:
         floor.wait_ready()
         daemon.wait_ready()
@@ -550,7 +551,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for encoding in ENCODINGS:
             warm = factory.jobs(f"warm-{encoding}", max(1, args.warmup // len(ENCODINGS)), encoding)
             for name in ("floor", "daemon"):
-                run_load(servers[name], warm, encoding, args.concurrency, verify=False)
+                warm_result = run_load(servers[name], warm, encoding, args.concurrency, verify=False)
+                warmup_errors += [f"{name} {encoding} warm-up: {e}" for e in warm_result.errors]
         for rnd in range(args.rounds):
             for e_index, encoding in enumerate(ENCODINGS):
                 jobs = factory.jobs(f"r{rnd}-{encoding}", args.events, encoding)
@@ -572,7 +574,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     wall = time.perf_counter() - started
 
     cells: dict[str, Any] = {}
-    errors: list[str] = []
+    errors: list[str] = list(warmup_errors)
     check_failures: list[str] = []
     checks = 0
     for encoding in ENCODINGS:

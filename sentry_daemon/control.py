@@ -58,7 +58,7 @@ class ControlRoutes:
 
     @app.route("/", methods=["GET"])
     def index(self, request: Request) -> bytes:
-        port = self.service.port.getHost() if self.service.port is not None else None
+        port = self.service.address
         return json_response(
             request,
             200,

@@ -90,8 +90,12 @@ class IngestRoutes:
         request.setHeader(b"Access-Control-Expose-Headers", EXPOSE_HEADERS.encode())
 
     def _accept(self, request: Request, endpoint: str, project_id: int, envelope: Envelope,
-                auth: IngestAuth | None, raw: bytes) -> Project:
-        """Authorize, check limits and store one envelope; return its project."""
+                auth: IngestAuth | None, raw: bytes) -> str | None:
+        """Authorize, check limits and store one envelope; return the event id it was filed under.
+
+        Relay gives an envelope that carries an event but no ``event_id`` a fresh one; the
+        envelope's own headers are stored exactly as sent.
+        """
         auth = self._envelope_auth(project_id, envelope, auth)
         project = authorize_ingest(self.store, self.config.ingest_auth, project_id, auth)
         check_envelope_limits(envelope, self.limits)
@@ -102,12 +106,17 @@ class IngestRoutes:
             client=(auth.client if auth else None) or _header(request, b"user-agent"),
             auth_source=auth.source if auth else None,
             remote_addr=getattr(peer, "host", None),
+            content_type=_header(request, b"content-type"),
+            content_encoding=_header(request, b"content-encoding"),
             headers=envelope.headers,
             item_headers=[item.headers for item in envelope.items],
             raw=raw,
         )
-        process_envelope(self.store, project, envelope, record, self._context(request, auth))
-        return project
+        event_id = envelope.event_id
+        if event_id is None and any(item.requires_event for item in envelope.items):
+            event_id = uuid.uuid4().hex
+        process_envelope(self.store, project, envelope, record, self._context(request, auth), event_id)
+        return event_id
 
     @staticmethod
     def _envelope_auth(project_id: int, envelope: Envelope, auth: IngestAuth | None) -> IngestAuth | None:
@@ -130,8 +139,7 @@ class IngestRoutes:
         return auth
 
     @staticmethod
-    def _id_response(request: Request, envelope: Envelope) -> bytes:
-        event_id = envelope.event_id
+    def _id_response(request: Request, event_id: str | None) -> bytes:
         return json_response(request, 200, {"id": event_id} if event_id else {})
 
     # --- envelope and store ----------------------------------------------------------------
@@ -142,9 +150,10 @@ class IngestRoutes:
         pid = self._project_id(project_id)
         auth = request_ingest_auth(request)
         body = self._body(request)
-        envelope = _with_event_id(parse_envelope(body))
-        self._accept(request, "envelope", pid, envelope, auth, body)
-        return self._id_response(request, envelope)
+        if auth is None:
+            _check_dsn_header(body)
+        envelope = parse_envelope(body)
+        return self._id_response(request, self._accept(request, "envelope", pid, envelope, auth, body))
 
     @route(app, ("store/",), ["POST"])
     def store_event(self, request: Request, project_id: str, _prefix: str = "") -> bytes:
@@ -154,13 +163,12 @@ class IngestRoutes:
         body = self._body(request)
         content_type = (_header(request, b"content-type") or "").split(";")[0].strip().lower()
         if content_type == "application/x-sentry-envelope":
-            envelope = _with_event_id(parse_envelope(body))
+            envelope = parse_envelope(body)
         else:
             event = _json_object(decode_store_body(body, self.limits.max_event_size))
             event_id = normalize_event_id(event.get("event_id")) or uuid.uuid4().hex
             envelope = Envelope({"event_id": event_id}, [Item({"type": _store_item_type(event)}, json.dumps(event).encode())])
-        self._accept(request, "store", pid, envelope, auth, body)
-        return self._id_response(request, envelope)
+        return self._id_response(request, self._accept(request, "store", pid, envelope, auth, body))
 
     # --- security reports, minidumps, cron check-ins ----------------------------------------
 
@@ -270,17 +278,18 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _with_event_id(envelope: Envelope) -> Envelope:
-    """Relay gives an envelope that carries an event but no ``event_id`` a fresh one."""
-    if envelope.event_id is None and any(item.type in EVENT_ID_ITEMS for item in envelope.items):
-        envelope.headers["event_id"] = uuid.uuid4().hex
-    elif envelope.event_id is not None:
-        envelope.headers["event_id"] = envelope.event_id
-    return envelope
-
-
-EVENT_ID_ITEMS = {"event", "transaction", "attachment", "user_report", "feedback", "replay_event",
-                  "profile", "security", "form_data", "unreal_report"}
+def _check_dsn_header(body: bytes) -> None:
+    """Relay authenticates from the envelope's ``dsn`` before parsing the rest: a bad one is a 401."""
+    line = body.split(b"\n", 1)[0]
+    try:
+        headers = json.loads(line)
+    except (UnicodeDecodeError, ValueError):
+        return
+    dsn = headers.get("dsn") if isinstance(headers, dict) else None
+    if dsn is not None:
+        if not isinstance(dsn, str):
+            raise ApiError(401, "bad envelope authentication header")
+        parse_dsn(dsn)
 
 
 def _store_item_type(event: dict[str, Any]) -> str:

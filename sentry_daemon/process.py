@@ -56,9 +56,8 @@ def _is_container(item: Item) -> bool:
 
 
 def process_envelope(store: Store, project: Project, envelope: Envelope, record: EnvelopeRecord,
-                     context: Context) -> None:
-    """Store every item of an accepted envelope."""
-    event_id = envelope.event_id
+                     context: Context, event_id: str | None) -> None:
+    """Store every item of an accepted envelope, filed under ``event_id``."""
     for item in envelope.items:
         _process_item(store, project, envelope, item, record, context, event_id)
 

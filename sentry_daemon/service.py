@@ -81,6 +81,7 @@ class SentryService(MultiService):
         self.reactor = reactor
         self.store = Store(config.seed, now=reactor.seconds)
         self.port: IListeningPort | None = None
+        self.address: Any = None
         self.stopping = False
         self._in_flight: set[Request] = set()
         self._drain_waiter: Deferred | None = None
@@ -105,7 +106,7 @@ class SentryService(MultiService):
 
     def _listening(self, port: IListeningPort) -> IListeningPort:
         self.port = port
-        host = port.getHost()
+        self.address = host = port.getHost()
         self.log.info(
             "sentryfake {version} listening on {host}; DSN {dsn}",
             version=__version__,
@@ -128,7 +129,7 @@ class SentryService(MultiService):
     @property
     def base_url(self) -> str | None:
         """``http://127.0.0.1:4773`` once listening on TCP; None for UNIX sockets or before."""
-        host = self.port.getHost() if self.port is not None else None
+        host = self.address
         if host is None or not hasattr(host, "port"):
             return None
         address = host.host

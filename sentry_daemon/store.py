@@ -116,6 +116,8 @@ class EnvelopeRecord:
     client: str | None
     auth_source: str | None
     remote_addr: str | None
+    content_type: str | None
+    content_encoding: str | None
     headers: dict[str, Any]
     item_headers: list[dict[str, Any]]
     raw: bytes
@@ -333,6 +335,8 @@ class Store:
         elif event_type not in UNGROUPED_TYPES:
             if project.first_event is None:
                 project.first_event = now
+            if project.platform is None and data.get("platform") not in (None, "other"):
+                project.platform = data["platform"]
             event.group_id = self._group(project, event).id
         self.events.append(event)
         self.events_by_id[event.event_id] = event

@@ -30,14 +30,11 @@ class RunningSentry:
     url: str
     dsn: str
     token: str
+    port: int
 
     @property
     def store(self) -> Store:
         return self.service.store
-
-    @property
-    def port(self) -> int:
-        return self.service.port.getHost().port  # type: ignore[union-attr]
 
     def dsn_for(self, project_id: int, key: str | None = None) -> str:
         """A DSN for another project id (lenient ingest creates the project on first use)."""
@@ -59,6 +56,7 @@ def start_sentry(reactor: Any = None, **config: Any) -> Deferred:
         service.startService()
         await service.when_listening()
         assert service.base_url is not None, "start_sentry needs a TCP port"
-        return RunningSentry(service, service.base_url, service.dsn, service.config.tokens[0])
+        return RunningSentry(service, service.base_url, service.dsn, service.config.tokens[0],
+                             service.address.port)
 
     return ensureDeferred(run())
