@@ -7,6 +7,7 @@ Each route runs the same path: auth → decode → parse → (normalize → grou
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any, Callable
 
@@ -60,6 +61,13 @@ class IngestRoutes:
         self.config = config
         self.limits = config.limits
         self.base_url = base_url
+
+    def direct_routes(self) -> list[tuple[re.Pattern[bytes], bytes, Callable[[Request, str], bytes]]]:
+        """The hot POST routes, for ``web.Root`` to call without Klein (same handlers)."""
+        return [
+            (re.compile(rb"(?:/.*)?/api/([^/]+)/envelope/?$"), b"POST", self.envelope),
+            (re.compile(rb"(?:/.*)?/api/([^/]+)/store/?$"), b"POST", self.store_event),
+        ]
 
     # --- the shared steps ------------------------------------------------------------------
 

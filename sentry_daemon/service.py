@@ -91,7 +91,12 @@ class SentryService(MultiService):
         self.api = ApiRoutes(self.store, self.base_url_for)
         self.control = ControlRoutes(self)
         self.site = SentrySite(
-            Root(self.api.app.resource(), self.ingest.app.resource(), self.control.app.resource()),
+            Root(
+                self.api.app.resource(),
+                self.ingest.app.resource(),
+                self.control.app.resource(),
+                direct=self.ingest.direct_routes(),
+            ),
             max_body=config.max_body,
             tracker=self,
             reactor=reactor,

@@ -41,8 +41,6 @@ def write_json(request: Request, status: int, body: Any, headers: dict[str, str]
 class LimitedRequest(Request):
     """A request whose body may not exceed ``site.max_body`` bytes."""
 
-    # Form bodies are not parsed eagerly: ingest reads raw bytes (and parses multipart itself).
-    _parsePOSTFormSubmission = False
     _too_large = False
     _tracked = False
 
@@ -112,7 +110,9 @@ class SentrySite(Site):
         reactor: Any = None,
         log_requests: bool = False,
     ) -> None:
-        super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor)
+        # Form bodies are never parsed eagerly: ingest reads raw bytes and parses multipart itself
+        # (Twisted would answer a malformed one with a bare 400 and a disconnect).
+        super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor, parsePOSTFormSubmission=False)
         self.max_body = max_body
         self.tracker = tracker
         self._log_requests = log_requests
