@@ -183,11 +183,18 @@ def parse_envelope(data: bytes) -> Envelope:
     parsing) and ``ApiError(400, "envelope contains internal items")`` for Relay-internal item
     types, which Relay refuses right after parsing.
     """
-    data = bytes(data)
+    return _parse_envelope(bytes(data), fast=True)
+
+
+def _parse_envelope(data: bytes, *, fast: bool) -> Envelope:
+    """:func:`parse_envelope`; ``fast=False`` reads every header with the exact reader only.
+
+    The switch exists so tests can check that the fast path never changes an answer.
+    """
     if not data:
         raise ApiError(400, EMPTY_BODY)
     try:
-        parsed = _read_struct(data, 0, _ENVELOPE_SCHEMA)
+        parsed = _read_header(data, 0, _ENVELOPE_SCHEMA, fast)
     except _JsonError as exc:
         raise _invalid(INVALID_HEADER, str(exc)) from None
     if parsed is None:
@@ -199,7 +206,7 @@ def parse_envelope(data: bytes) -> Envelope:
     items: list[Item] = []
     size = len(data)
     while offset < size:
-        item, offset = _parse_item(data, offset)
+        item, offset = _parse_item(data, offset, fast)
         items.append(item)
     if any(item.type in _INTERNAL_ITEM_TYPES for item in items):
         raise ApiError(400, INTERNAL_ITEMS)
@@ -262,9 +269,9 @@ def _require_termination(data: bytes, offset: int) -> None:
         raise _invalid(MISSING_NEWLINE)
 
 
-def _parse_item(data: bytes, offset: int) -> tuple[Item, int]:
+def _parse_item(data: bytes, offset: int, fast: bool) -> tuple[Item, int]:
     try:
-        parsed = _read_struct(data, offset, _ITEM_SCHEMA)
+        parsed = _read_header(data, offset, _ITEM_SCHEMA, fast)
     except _JsonError as exc:
         raise _invalid(INVALID_ITEM_HEADER, str(exc)) from None
     if parsed is None:
@@ -695,6 +702,76 @@ def _read_struct(buf: bytes, start: int, schema: _Schema) -> tuple[dict, int] | 
     if c != 0x7B:
         reader.invalid_type(schema.expecting)
     return reader.struct(schema), reader.i
+
+
+class _NotSure(ValueError):
+    """Raised in the :mod:`json` hooks to hand a header line to the exact reader."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict:
+    """Objects as serde keeps them, except that a duplicate key anywhere needs the exact reader."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _NotSure("duplicate key")
+    return obj
+
+
+def _serde_int(text: str) -> int:
+    """Integers serde_json keeps as integers; ``-0`` and anything beyond u64/i64 are its floats."""
+    value = int(text)
+    if not -(1 << 63) <= value <= _U64_MAX or (value == 0 and text.startswith("-")):
+        raise _NotSure(text)
+    return value
+
+
+_HEADER_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_object,
+    parse_int=_serde_int,
+    parse_float=_finite_float,
+    parse_constant=_reject_constant,
+)
+# A line with fewer openers than this cannot reach serde_json's recursion limit.
+_MAX_FAST_CONTAINERS = 128
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _read_header(
+    data: bytes, offset: int, schema: _Schema, fast: bool
+) -> tuple[dict, int] | None:
+    """:func:`_read_struct`, short-cut through :func:`_fast_header` when that one is sure."""
+    if fast and (parsed := _fast_header(data, offset, schema)) is not None:
+        return parsed
+    return _read_struct(data, offset, schema)
+
+
+def _fast_header(data: bytes, offset: int, schema: _Schema) -> tuple[dict, int] | None:
+    """What :func:`_read_struct` returns for a well-formed header, or None to let it decide.
+
+    The reader is exact but slow.  A line that starts with ``{`` at ``offset`` and is one
+    complete JSON object up to the next ``\\n`` (or EOF) is read by serde_json token for token
+    as :mod:`json` reads it, and ends at the same byte.  What :mod:`json` accepts but serde_json
+    refuses or keeps in another type (NaN, overflowing floats, ``-0``, huge integers, lone
+    surrogate escapes), duplicate keys and any field value ``schema.accepts`` is unsure of go to
+    the exact reader, which then produces the error or the value.
+    """
+    if not data.startswith(b"{", offset):
+        return None
+    end = data.find(b"\n", offset)
+    if end < 0:
+        end = len(data)
+    line = data[offset:end]
+    if line.count(b"{") + line.count(b"[") >= _MAX_FAST_CONTAINERS:
+        return None
+    try:
+        text = line.decode("utf-8")
+        headers, consumed = _HEADER_DECODER.raw_decode(text)
+    except ValueError:
+        return None
+    if consumed != len(text):
+        return None
+    if _SURROGATE_ESCAPE.search(line) is not None and not _serde_would_accept(headers):
+        return None
+    return (headers, end) if schema.accepts(headers) else None
 
 
 def _decode_container_json(payload: bytes) -> Any:
@@ -1144,6 +1221,9 @@ class _Schema:
     expecting: str
     fields: dict[str, _Read]
     finish: Callable[[list[tuple[str, Any]]], None]
+    #: Whether a duplicate-free header object decoded by :mod:`json` passes ``fields`` and
+    #: ``finish`` unchanged; False whenever unsure (see :func:`_fast_header`).
+    accepts: Callable[[dict], bool]
 
 
 def _optional(inner: _Read) -> _Read:
@@ -1408,5 +1488,116 @@ def _finish_item(pairs: list[tuple[str, Any]]) -> None:
             raise _Unplaced(_NOT_NULL)
 
 
-_ENVELOPE_SCHEMA = _Schema("struct EnvelopeHeaders", _ENVELOPE_FIELDS, _finish_envelope)
-_ITEM_SCHEMA = _Schema("struct ItemHeaders", _ITEM_FIELDS, _finish_item)
+# Fast-path mirrors of the field readers above, on values already decoded by json.
+
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))"
+)
+
+
+def _accepts_sent_at(value: Any) -> bool:
+    """``_chrono_error(value) is None`` without its cost for the plain RFC 3339 that SDKs send."""
+    if value is None:
+        return True
+    if type(value) is not str:
+        return False
+    match = _RFC3339.fullmatch(value)
+    if match is not None:
+        year, month, day, hour, minute, second = map(int, match.group(1, 2, 3, 4, 5, 6))
+        off_hours, off_minutes = match.group(7, 8)
+        if (
+            1 <= month <= 12
+            and hour <= 23
+            and minute <= 59
+            and second <= 60
+            and (off_hours is None or (int(off_hours) <= 23 and int(off_minutes) <= 59))
+        ):
+            leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+            if 1 <= day <= (29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]):
+                return True
+    return _chrono_error(value) is None
+
+
+def _accepts_uuid(value: Any) -> bool:
+    return value is None or (type(value) is str and _parse_uuid(value) is not None)
+
+
+def _accepts_u16(value: Any) -> bool:
+    return value is None or (type(value) is int and 0 <= value <= 0xFFFF)
+
+
+def _accepts_u32(value: Any) -> bool:
+    return value is None or (type(value) is int and 0 <= value <= 0xFFFF_FFFF)
+
+
+def _accepts_optional_str(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _accepts_features(value: Any) -> bool:
+    """Only plain string features; ``{"name": null}`` variants are left to the exact reader."""
+    return type(value) is list and all(type(feature) is str for feature in value)
+
+
+_ENVELOPE_ACCEPTS: dict[str, Callable[[Any], bool]] = {
+    "event_id": _accepts_uuid,
+    "retention": _accepts_u16,
+    "downsampled_retention": _accepts_u16,
+    "sent_at": _accepts_sent_at,
+    "trace": lambda value: True,
+    "required_features": _accepts_features,
+}
+
+
+def _accepts_envelope(headers: dict) -> bool:
+    for key, value in headers.items():
+        accepts = _ENVELOPE_ACCEPTS.get(key)
+        if accepts is not None:
+            if not accepts(value):
+                return False
+        elif (check := _META_FIELDS.get(key)) is not None:
+            if check(value) is not None:
+                return False
+        elif value is None:
+            return False
+    return True
+
+
+_ITEM_ACCEPTS: dict[str, Callable[[Any], bool]] = {
+    "type": lambda value: type(value) is str,
+    "length": _accepts_u32,
+    "item_count": _accepts_u32,
+    "attachment_type": lambda value: (
+        value is None or (type(value) is str and value in _ATTACHMENT_TYPES)
+    ),
+    "content_type": _accepts_optional_str,
+    "filename": _accepts_optional_str,
+    "platform": _accepts_optional_str,
+    "routing_hint": _accepts_uuid,
+    "metrics_extracted": lambda value: type(value) is bool,
+    "spans_extracted": lambda value: type(value) is bool,
+    "fully_normalized": lambda value: type(value) is bool,
+    "sampled": lambda value: type(value) is bool,
+    "meta_length": _accepts_u32,
+}
+
+
+def _accepts_item(headers: dict) -> bool:
+    """Keys are unique here, so a ``span_id`` is always the one the flattened ParentId takes."""
+    if "type" not in headers:
+        return False
+    for key, value in headers.items():
+        accepts = _ITEM_ACCEPTS.get(key)
+        if accepts is not None:
+            if not accepts(value):
+                return False
+        elif value is None and key != "span_id":
+            return False
+    return True
+
+
+_ENVELOPE_SCHEMA = _Schema(
+    "struct EnvelopeHeaders", _ENVELOPE_FIELDS, _finish_envelope, _accepts_envelope
+)
+_ITEM_SCHEMA = _Schema("struct ItemHeaders", _ITEM_FIELDS, _finish_item, _accepts_item)

@@ -102,15 +102,21 @@ def normalize_event(
     client_ip: str | None = None,
     sdk_client: str | None = None,
     item_type: str = "event",
+    in_place: bool = False,
 ) -> dict[str, Any]:
-    """A new dict holding ``data`` in the canonical shape described in the module docstring.
+    """``data`` in the canonical shape described in the module docstring.
 
     ``event_id`` (the envelope header's) wins over the payload's; ``client_ip`` replaces
     ``{{auto}}``; ``sdk_client`` (``name/version``) stands in for a missing ``sdk``; ``item_type``
     forces ``transaction`` and ``feedback`` types as Relay does for those envelope items.
-    The input is never modified.
+
+    By default the result is a new dict and ``data`` is never modified. With ``in_place`` the
+    caller gives ``data`` up: it is rebuilt into the result (same output, no deep copy), which is
+    what the ingest path wants for a payload fresh from ``json.loads``. ``data`` must then be a
+    tree (no dict or list reachable twice), as parsed JSON always is.
     """
-    return _EventNormalizer(float(received), client_ip).run(data, event_id, sdk_client, item_type)
+    event = data if in_place else _clone(data)
+    return _EventNormalizer(float(received), client_ip).run(event, event_id, sdk_client, item_type)
 
 
 def _clone(value: Any) -> Any:
@@ -316,9 +322,8 @@ class _EventNormalizer:
         self.errors.append(error)
 
     def run(
-        self, data: dict[str, Any], envelope_id: str | None, sdk_client: str | None, item_type: str
+        self, event: dict[str, Any], envelope_id: str | None, sdk_client: str | None, item_type: str
     ) -> dict[str, Any]:
-        event: dict[str, Any] = _clone(data)
         previous = event.pop("errors", None)
         if isinstance(previous, list):
             self.errors.extend(error for error in previous if isinstance(error, dict))

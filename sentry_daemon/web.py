@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Callable
+from urllib.parse import unquote_to_bytes
 
 from klein import Klein
 from twisted.logger import Logger
@@ -137,7 +138,7 @@ class Root(Resource):
     def render(self, request: Request) -> bytes | int:
         path = request.path
         try:
-            path.decode("utf-8")
+            unquote_to_bytes(path).decode("utf-8")
         except UnicodeDecodeError:
             write_json(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
             return NOT_DONE_YET

@@ -56,3 +56,11 @@ async def test_unknown_route_and_method(sentry):
     assert "POST" in response.headers.getRawHeaders("allow")[0]
     response, body = await request_json("GET", f"{sentry.url}/__parlel/events?project=abc")
     assert response.code == 400 and "detail" in body
+
+
+@pytest_twisted.ensureDeferred
+async def test_undecodable_url_is_a_json_400(sentry):
+    for path in ("/%ff%fe", "/api/0/%c3%28/", "/api/1/%ff/envelope/"):
+        response, body = await request_json("GET", f"{sentry.url}{path}")
+        assert response.code == 400, path
+        assert body == {"detail": "Non-UTF-8 encoding in URL."}
