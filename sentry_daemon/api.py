@@ -17,7 +17,7 @@ from sentry_daemon.errors import ApiError, not_found
 from sentry_daemon.pagination import paginate
 from sentry_daemon.search import DEFAULT_QUERY, parse_issue_query
 from sentry_daemon.store import Conflict, Issue, Organization, Project, Store, Team
-from sentry_daemon.web import install_error_handlers, json_response, query_arg, read_json_object
+from sentry_daemon.web import install_error_handlers, json_response, query_arg, query_args, read_json_object
 
 ISSUE_SORTS: dict[str, Callable[[Issue], Any]] = {
     "date": lambda i: i.last_seen,
@@ -25,6 +25,10 @@ ISSUE_SORTS: dict[str, Callable[[Issue], Any]] = {
     "freq": lambda i: i.times_seen,
     "user": lambda i: len(i.users),
 }
+# Accepted ``status`` values of a bulk update and what is stored (``muted`` is the old ``ignored``).
+ISSUE_STATUSES = {"resolved": "resolved", "unresolved": "unresolved", "ignored": "ignored",
+                  "muted": "ignored", "resolvedInNextRelease": "resolved"}
+SUBSTATUS_FOR = {"resolved": None, "unresolved": "ongoing", "ignored": "archived_until_escalating"}
 STATS_PERIODS = {"": None, "24h": (24, 3600), "14d": (14, 86400)}
 
 
@@ -118,6 +122,16 @@ class ApiRoutes:
         page, headers = paginate(request, projects, self.base_url(request))
         return json_response(request, 200, [serializers.project(p) for p in page], headers)
 
+    @app.route("/api/0/organizations/<org>/monitors/", methods=["GET"], strict_slashes=False)
+    def org_monitors(self, request: Request, org: str) -> bytes:
+        """Cron monitors, created by the first check-in of each slug (``sentry-cli monitors list``)."""
+        found = self._org(request, org)
+        monitors = sorted(
+            (m for m in self.store.monitors.values() if m.project.organization is found), key=lambda m: m.slug
+        )
+        page, headers = paginate(request, monitors, self.base_url(request))
+        return json_response(request, 200, [serializers.monitor(m) for m in page], headers)
+
     # --- projects --------------------------------------------------------------------------
 
     @app.route("/api/0/projects/<org>/<project>/", methods=["GET"], strict_slashes=False)
@@ -160,3 +174,28 @@ class ApiRoutes:
                 body["stats"] = {period: self.store.issue_stats(issue, buckets, width)}
             bodies.append(body)
         return json_response(request, 200, bodies, headers)
+
+    @app.route("/api/0/projects/<org>/<project>/issues/", methods=["PUT"], strict_slashes=False)
+    def update_project_issues(self, request: Request, org: str, project: str) -> bytes:
+        """Bulk status change (``sentry-cli issues resolve/mute/unresolve``): ``?id=`` or all matching ``?status=``."""
+        found = self._project(request, org, project)
+        body = read_json_object(request)
+        status = body.get("status")
+        if status not in ISSUE_STATUSES:
+            return json_response(request, 400, {"status": [f'"{status}" is not a valid choice.']})
+        ids = query_args(request, "id")
+        if any(not i.isdigit() for i in ids):
+            raise ApiError(400, "Invalid issue id")
+        wanted_status = query_arg(request, "status")
+        issues = [
+            i for i in self.store.project_issues(found)
+            if (not ids or str(i.id) in ids) and (wanted_status is None or i.status == wanted_status)
+        ]
+        if not issues:
+            request.setResponseCode(204)
+            return b""
+        new_status = ISSUE_STATUSES[status]
+        for issue in issues:
+            issue.status = new_status
+            issue.substatus = SUBSTATUS_FOR[new_status]
+        return json_response(request, 200, {"status": new_status, "statusDetails": {}, "inbox": False})

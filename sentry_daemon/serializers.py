@@ -15,6 +15,7 @@ from sentry_daemon.store import (
     Event,
     Issue,
     ItemRecord,
+    Monitor,
     Organization,
     Project,
     ProjectKey,
@@ -232,6 +233,31 @@ def issue(i: Issue, base_url: str) -> dict[str, Any]:
         "firstSeen": isoformat(i.first_seen),
         "lastSeen": isoformat(i.last_seen),
         "shareId": None,
+    }
+
+
+def monitor(m: Monitor) -> dict[str, Any]:
+    last = m.check_ins[-1] if m.check_ins else {}
+    return {
+        "id": str(m.id),
+        "slug": m.slug,
+        "name": m.slug,
+        "status": m.status,
+        "isMuted": False,
+        "type": "cron_job",
+        "config": m.config or {},
+        "dateCreated": isoformat(m.date_created),
+        "project": {"id": str(m.project.id), "slug": m.project.slug, "name": m.project.name,
+                    "platform": m.project.platform},
+        "environments": [
+            {
+                "name": last.get("environment") or "production",
+                "status": {"ok": "ok", "error": "error"}.get(last.get("status"), "active"),
+                "isMuted": False,
+                "dateCreated": isoformat(m.date_created),
+                "lastCheckIn": isoformat(m.last_check_in),
+            }
+        ] if m.check_ins else [],
     }
 
 

@@ -99,7 +99,7 @@ class Issue:
     first_seen: float
     last_seen: float
     status: str = "unresolved"
-    substatus: str = "new"
+    substatus: str | None = "new"
     times_seen: int = 0
     users: set[str] = field(default_factory=set)
     event_ids: list[str] = field(default_factory=list)

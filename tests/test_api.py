@@ -159,3 +159,36 @@ async def test_issue_pagination_link_header(sentry):
         match = re.search(r'<([^>]+)>; rel="next"; results="true"', link)
         url = match.group(1) if match else None
     assert sorted(seen) == ["m0", "m1", "m2"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_bulk_status_update(sentry):
+    for message in ("one", "two"):
+        await request_json("POST", f"{sentry.url}/api/1/store/", json={"message": message})
+    base = f"{sentry.url}/api/0/projects/parlel/hello-world/issues/"
+    _, issues = await request_json("GET", base, headers=AUTH)
+    first = next(i for i in issues if i["title"] == "one")
+    response, body = await request_json(
+        "PUT", f"{base}?id={first['id']}", headers=AUTH, json={"status": "resolved", "snoozeDuration": None}
+    )
+    assert response.code == 200 and body == {"status": "resolved", "statusDetails": {}, "inbox": False}
+    _, unresolved = await request_json("GET", base, headers=AUTH)
+    assert [i["title"] for i in unresolved] == ["two"]
+    _, resolved = await request_json("GET", base + "?query=is:resolved", headers=AUTH)
+    assert [(i["title"], i["status"]) for i in resolved] == [("one", "resolved")]
+    response, body = await request_json("PUT", base, headers=AUTH, json={"status": "bogus"})
+    assert response.code == 400 and "status" in body
+    response, _ = await request_json("PUT", f"{base}?id=999", headers=AUTH, json={"status": "resolved"})
+    assert response.code == 204
+
+
+@pytest_twisted.ensureDeferred
+async def test_monitors_come_from_check_ins(sentry):
+    url = f"{sentry.url}/api/1/cron/nightly/parlel/?status=ok"
+    response, _ = await request_json("GET", url)
+    assert response.code == 202
+    response, monitors = await request_json("GET", f"{sentry.url}/api/0/organizations/parlel/monitors/", headers=AUTH)
+    assert response.code == 200
+    assert [(m["slug"], m["name"], m["status"]) for m in monitors] == [("nightly", "nightly", "active")]
+    assert monitors[0]["project"]["slug"] == "hello-world"
+    assert monitors[0]["environments"][0]["status"] == "ok"
