@@ -190,11 +190,15 @@ class IngestRoutes:
             raise ApiError(415, f"unsupported content type '{content_type}'")
         auth = request_ingest_auth(request)
         body = self._body(request)
-        report = _json_object(body)
-        event = _security_event(report, self.store.now())
-        envelope = Envelope({"event_id": event["event_id"]}, [Item({"type": "event"}, json.dumps(event).encode())])
-        self._accept(request, "security", pid, envelope, auth, body)
+        reports = _security_reports(body, content_type)
+        release = request.args.get(b"sentry_release", [b""])[0].decode("utf-8", "replace") or None
+        environment = request.args.get(b"sentry_environment", [b""])[0].decode("utf-8", "replace") or None
+        for report in reports:
+            event = _security_event(report, self.store.now(), release, environment)
+            envelope = Envelope({"event_id": event["event_id"]}, [Item({"type": "event"}, json.dumps(event).encode())])
+            self._accept(request, "security", pid, envelope, auth, body)
         request.setResponseCode(200)
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
         return b""
 
     @route(app, ("minidump/", "minidump"), ["POST"])
@@ -245,14 +249,20 @@ class IngestRoutes:
                 check_in[name] = value[0].decode("utf-8", "replace")
         if "duration" in check_in:
             try:
-                check_in["duration"] = float(check_in["duration"]) / 1000.0 if isinstance(check_in["duration"], str) else check_in["duration"]
-            except ValueError:
+                check_in["duration"] = float(check_in["duration"])
+            except (TypeError, ValueError):
                 raise ApiError(400, "invalid duration") from None
         status = check_in.get("status")
         if status not in MONITOR_STATUSES:
             raise ApiError(400, f"invalid check-in status {status!r}")
         check_in["monitor_slug"] = monitor_slug
-        check_in.setdefault("check_in_id", uuid.uuid4().hex)
+        if "check_in_id" in check_in:
+            check_in_id = normalize_event_id(check_in["check_in_id"])
+            if check_in_id is None:
+                raise ApiError(400, "invalid check_in_id: expected a UUID")
+            check_in["check_in_id"] = check_in_id
+        else:
+            check_in["check_in_id"] = uuid.uuid4().hex
         envelope = Envelope({}, [Item({"type": "check_in"}, json.dumps(check_in).encode())])
         self._accept(request, "cron", pid, envelope, auth, raw)
         return json_response(request, 202, {"id": check_in["check_in_id"]})
@@ -279,6 +289,8 @@ def _header(request: Request, name: bytes) -> str | None:
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body)
+    except RecursionError:
+        raise ApiError(400, "invalid JSON data", ["recursion limit exceeded"]) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "invalid JSON data", [str(exc)]) from None
     if not isinstance(value, dict):
@@ -304,20 +316,47 @@ def _store_item_type(event: dict[str, Any]) -> str:
     return "transaction" if event.get("type") == "transaction" else "event"
 
 
-def _security_event(report: dict[str, Any], now: float) -> dict[str, Any]:
-    """A CSP (or Expect-CT/HPKP) report as the ``csp``-type event Sentry makes of it."""
+def _security_reports(body: bytes, content_type: str) -> list[dict[str, Any]]:
+    """The report(s) of a security request: one object, or the Reporting API's array of them."""
+    if content_type != "application/reports+json":
+        return [_json_object(body)]
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "invalid JSON data", ["invalid security report"]) from None
+    reports = [r.get("body") for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+    reports = [r for r in reports if isinstance(r, dict)]
+    if not reports:
+        raise ApiError(400, "invalid JSON data", ["expected an array of reports"])
+    return reports
+
+
+def _security_event(report: dict[str, Any], now: float, release: str | None,
+                    environment: str | None) -> dict[str, Any]:
+    """A CSP (or Expect-CT/HPKP) report as the ``csp``-type event Sentry makes of it.
+
+    Both the ``csp-report`` wrapper (``blocked-uri``) and the Reporting API body (``blockedURL``)
+    are read; ``?sentry_release=`` and ``?sentry_environment=`` become the event's, as in Relay.
+    """
     body = report.get("csp-report") if isinstance(report.get("csp-report"), dict) else report
-    directive = str(body.get("effective-directive") or body.get("violated-directive") or "").split(" ")[0]
-    blocked = str(body.get("blocked-uri") or "")
-    return {
+    directive = str(body.get("effective-directive") or body.get("effectiveDirective")
+                    or body.get("violated-directive") or "").split(" ")[0]
+    blocked = str(body.get("blocked-uri") or body.get("blockedURL") or "")
+    event: dict[str, Any] = {
         "event_id": uuid.uuid4().hex,
-        "type": "csp" if "csp-report" in report or directive else "default",
+        "type": "csp" if directive else "default",
+        "logger": "csp",
         "logentry": {"formatted": f"Blocked '{directive}' from '{blocked}'" if directive else "Security report"},
         "csp": body,
         "platform": "other",
         "timestamp": now,
-        "request": {"url": body.get("document-uri")},
+        "request": {"url": body.get("document-uri") or body.get("documentURL")},
     }
+    if release:
+        event["release"] = release
+    if environment:
+        event["environment"] = environment
+    return event
 
 
 def _minidump_event(fields: dict[str, str]) -> dict[str, Any]:
@@ -326,7 +365,7 @@ def _minidump_event(fields: dict[str, str]) -> dict[str, Any]:
     if "sentry" in fields:
         try:
             value = json.loads(fields["sentry"])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ApiError(400, "invalid JSON data", ["the sentry field is not JSON"]) from None
         if isinstance(value, dict):
             event.update(value)

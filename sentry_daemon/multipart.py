@@ -7,6 +7,7 @@ Twisted's own form parsing is switched off (``LimitedRequest``) so a malformed u
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email import errors
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -29,6 +30,9 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dic
     message: Message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():
         raise ApiError(400, "invalid multipart data", ["no parts found"])
+    if any(isinstance(d, (errors.StartBoundaryNotFoundDefect, errors.CloseBoundaryNotFoundDefect))
+           for d in message.defects):
+        raise ApiError(400, "invalid multipart data", ["unexpected end of multipart body"])
     fields: dict[str, str] = {}
     files: dict[str, FilePart] = {}
     for part in message.iter_parts():  # type: ignore[attr-defined]

@@ -46,6 +46,8 @@ def _json_payload(item: Item) -> tuple[Any, str | None]:
         return None, "empty payload"
     try:
         return json.loads(item.payload), None
+    except RecursionError:
+        return None, "invalid JSON: recursion limit exceeded"
     except (UnicodeDecodeError, ValueError) as exc:
         return None, f"invalid JSON: {exc}"
 
@@ -110,6 +112,7 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
             client_ip=context.client_ip,
             sdk_client=context.sdk_client,
             item_type=item_type,
+            in_place=True,
         )
         row.payload = data
         store.add_event(project, data, envelope_id=record.id)
@@ -133,7 +136,8 @@ def _record_client_report(store: Store, project: Project, report: dict[str, Any]
     """SDK-side losses become ``client_discard`` outcomes, as Relay turns them into outcomes."""
     for kind, outcome in (("discarded_events", "client_discard"), ("rate_limited_events", "rate_limited"),
                           ("filtered_events", "filtered"), ("filtered_sampling_events", "filtered")):
-        for entry in report.get(kind) or []:
+        entries = report.get(kind)
+        for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, dict):
                 continue
             quantity = entry.get("quantity")

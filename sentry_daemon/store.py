@@ -163,6 +163,8 @@ class Monitor:
     check_ins: list[dict[str, Any]] = field(default_factory=list)
 
 
+SESSION_STATUSES = {"ok", "exited", "crashed", "abnormal", "errored"}
+
 # Event types that are kept but never open an issue (feedback is shown in its own list).
 UNGROUPED_TYPES = {"transaction", "feedback"}
 
@@ -439,7 +441,8 @@ class Store:
         """A session update; a session's final status (not ``ok``) is counted once per release."""
         self.sessions.append({**update, "project": project.id})
         attrs = update.get("attrs") if isinstance(update.get("attrs"), dict) else {}
-        status = update.get("status") or "ok"
+        status = update.get("status")
+        status = status if isinstance(status, str) and status in SESSION_STATUSES else "ok"
         counts = self._health_counts(project, attrs)
         if update.get("init"):
             counts["started"] += 1
@@ -451,7 +454,8 @@ class Store:
     def record_session_aggregates(self, project: Project, payload: dict[str, Any]) -> None:
         attrs = payload.get("attrs") if isinstance(payload.get("attrs"), dict) else {}
         counts = self._health_counts(project, attrs)
-        for bucket in payload.get("aggregates") or []:
+        buckets = payload.get("aggregates")
+        for bucket in buckets if isinstance(buckets, list) else []:
             if not isinstance(bucket, dict):
                 continue
             for status in ("exited", "errored", "abnormal", "crashed"):

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta, timezone
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sentry_daemon import grouping
+from sentry_daemon import grouping, normalize
 from sentry_daemon.normalize import normalize_event
-from sentry_daemon.timestamps import isoformat
+from sentry_daemon.timestamps import isoformat, parse_timestamp
 
 RECEIVED = 1795384900.0
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -575,6 +578,34 @@ def test_timestamp_forms(raw, expected):
     assert type(event["timestamp"]) is float and type(event["start_timestamp"]) is float
 
 
+def generic_timestamp(value: object) -> float | None:
+    """What ``normalize._timestamp`` computed before its string shortcut: the reference."""
+    try:
+        stamp = parse_timestamp(value)
+    except (OverflowError, ValueError):
+        return None
+    if stamp is None or not math.isfinite(stamp) or not -62135596800.0 <= stamp <= 253402300799.0:
+        return None
+    return round(stamp, 6)
+
+
+ISO_TEXTS = st.builds(
+    lambda moment, offset, spec, suffix, pad: pad + moment.replace(tzinfo=offset).isoformat(timespec=spec)
+    + suffix + pad,
+    st.datetimes(),
+    st.none() | st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)).map(
+        lambda delta: timezone(timedelta(minutes=delta // timedelta(minutes=1)))),
+    st.sampled_from(["auto", "seconds", "milliseconds", "microseconds"]),
+    st.sampled_from(["", "Z", "z"]),
+    st.sampled_from(["", " "]),
+)
+
+
+@given(text=ISO_TEXTS | st.text(alphabet="0123456789:-+.TZ ", max_size=32))
+def test_iso_timestamps_match_the_generic_parse(text):
+    assert normalize._timestamp(text) == generic_timestamp(text)
+
+
 def test_missing_or_invalid_timestamp_is_received():
     assert norm({})["timestamp"] == RECEIVED
     event = norm({"timestamp": "whenever", "start_timestamp": [1]})
@@ -845,9 +876,65 @@ def test_any_json_object_normalizes(data, item_type, envelope_id, client_ip, sdk
     json.dumps(event)
 
 
-def test_deep_nesting_does_not_raise():
+@pytest.mark.parametrize("in_place", [False, True])
+def test_deep_nesting_does_not_raise(in_place):
     deep: object = "leaf"
     for _ in range(5000):
         deep = [deep]
-    event = norm({"extra": {"deep": deep}, "exception": [{"type": "E", "value": deep}]})
+    event = norm({"extra": {"deep": deep}, "exception": [{"type": "E", "value": deep}]}, in_place=in_place)
     assert event["exception"]["values"] == [{"type": "E"}]
+
+
+# --- in_place: the ingest path's copy-free mode gives the very same event ----------------------
+
+PY_REQUEST = {
+    **PY_EXCEPTION,
+    "request": {
+        "url": "http://localhost:5000/orders?page=2#top", "method": "get", "query_string": "page=2",
+        "headers": {"host": "localhost:5000", "user-agent": "curl/8.5.0", "accept": "*/*",
+                    "x-forwarded-for": "203.0.113.9", "cookie": "session=abc; theme=dark"},
+        "env": {"REMOTE_ADDR": "{{auto}}", "SERVER_NAME": "localhost", "SERVER_PORT": "5000"},
+        "data": {"qty": 2},
+    },
+}
+FIXTURES = [PY_MESSAGE, PY_EXCEPTION, NODE_MESSAGE, CLI_EVENT, PY_TRANSACTION, PY_REQUEST]
+FIXED_UUID = uuid.UUID("0123456789abcdef0123456789abcdef")
+
+
+def normalized_both_ways(data: dict, **kwargs) -> tuple[str, str]:
+    """``repr`` of the copying and the in-place result, so key order and value types count too."""
+    kwargs.setdefault("received", RECEIVED)
+    with mock.patch("uuid.uuid4", return_value=FIXED_UUID):
+        copied = normalize_event(copy.deepcopy(data), **kwargs)
+        in_place = normalize_event(copy.deepcopy(data), in_place=True, **kwargs)
+    return repr(copied), repr(in_place)
+
+
+@pytest.mark.parametrize("payload", FIXTURES)
+@pytest.mark.parametrize("options", [{}, {"client_ip": "198.51.100.4", "sdk_client": "sentry.python/2.75.0"},
+                                     {"item_type": "transaction"}, {"received": RECEIVED + 40 * 86400}])
+def test_in_place_matches_copy_on_real_payloads(payload, options):
+    copied, in_place = normalized_both_ways(payload, **options)
+    assert copied == in_place
+
+
+def test_in_place_reuses_the_input():
+    payload = copy.deepcopy(PY_EXCEPTION)
+    frames = payload["exception"]["values"][0]["stacktrace"]["frames"]
+    event = norm(payload, in_place=True)
+    assert event is payload
+    assert event["exception"]["values"][0]["stacktrace"]["frames"][0] is frames[0]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=EVENTS,
+    item_type=st.sampled_from(["event", "transaction", "feedback", "security"]),
+    envelope_id=st.none() | WEIRD_STRINGS,
+    client_ip=st.none() | st.sampled_from(["127.0.0.1", "::1"]),
+    sdk_client=st.none() | st.text(max_size=20),
+)
+def test_in_place_matches_copy_on_any_json(data, item_type, envelope_id, client_ip, sdk_client):
+    copied, in_place = normalized_both_ways(data, event_id=envelope_id, client_ip=client_ip,
+                                            sdk_client=sdk_client, item_type=item_type)
+    assert copied == in_place
