@@ -20,6 +20,10 @@ Framing rules (``Envelope::parse_bytes`` / ``Item::parse``):
 
 Everything the endpoint answers with is an :class:`~sentry_daemon.errors.ApiError`; nothing else
 escapes :func:`parse_envelope` for any input.
+
+The byte-by-byte reader is slow, so a header line that is plain well-formed JSON with field values
+the schema surely accepts is decoded with :mod:`json` instead (:func:`_fast_header`); everything
+else, and every error, still comes from the reader.
 """
 
 from __future__ import annotations
@@ -704,76 +708,6 @@ def _read_struct(buf: bytes, start: int, schema: _Schema) -> tuple[dict, int] | 
     return reader.struct(schema), reader.i
 
 
-class _NotSure(ValueError):
-    """Raised in the :mod:`json` hooks to hand a header line to the exact reader."""
-
-
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict:
-    """Objects as serde keeps them, except that a duplicate key anywhere needs the exact reader."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise _NotSure("duplicate key")
-    return obj
-
-
-def _serde_int(text: str) -> int:
-    """Integers serde_json keeps as integers; ``-0`` and anything beyond u64/i64 are its floats."""
-    value = int(text)
-    if not -(1 << 63) <= value <= _U64_MAX or (value == 0 and text.startswith("-")):
-        raise _NotSure(text)
-    return value
-
-
-_HEADER_DECODER = json.JSONDecoder(
-    object_pairs_hook=_unique_object,
-    parse_int=_serde_int,
-    parse_float=_finite_float,
-    parse_constant=_reject_constant,
-)
-# A line with fewer openers than this cannot reach serde_json's recursion limit.
-_MAX_FAST_CONTAINERS = 128
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-def _read_header(
-    data: bytes, offset: int, schema: _Schema, fast: bool
-) -> tuple[dict, int] | None:
-    """:func:`_read_struct`, short-cut through :func:`_fast_header` when that one is sure."""
-    if fast and (parsed := _fast_header(data, offset, schema)) is not None:
-        return parsed
-    return _read_struct(data, offset, schema)
-
-
-def _fast_header(data: bytes, offset: int, schema: _Schema) -> tuple[dict, int] | None:
-    """What :func:`_read_struct` returns for a well-formed header, or None to let it decide.
-
-    The reader is exact but slow.  A line that starts with ``{`` at ``offset`` and is one
-    complete JSON object up to the next ``\\n`` (or EOF) is read by serde_json token for token
-    as :mod:`json` reads it, and ends at the same byte.  What :mod:`json` accepts but serde_json
-    refuses or keeps in another type (NaN, overflowing floats, ``-0``, huge integers, lone
-    surrogate escapes), duplicate keys and any field value ``schema.accepts`` is unsure of go to
-    the exact reader, which then produces the error or the value.
-    """
-    if not data.startswith(b"{", offset):
-        return None
-    end = data.find(b"\n", offset)
-    if end < 0:
-        end = len(data)
-    line = data[offset:end]
-    if line.count(b"{") + line.count(b"[") >= _MAX_FAST_CONTAINERS:
-        return None
-    try:
-        text = line.decode("utf-8")
-        headers, consumed = _HEADER_DECODER.raw_decode(text)
-    except ValueError:
-        return None
-    if consumed != len(text):
-        return None
-    if _SURROGATE_ESCAPE.search(line) is not None and not _serde_would_accept(headers):
-        return None
-    return (headers, end) if schema.accepts(headers) else None
-
-
 def _decode_container_json(payload: bytes) -> Any:
     """Decode a container payload; fast with :mod:`json`, exact with the serde reader if needed.
 
@@ -850,6 +784,81 @@ def _container_entries(layout: Any) -> list[dict]:
                 f"{prefix}invalid type: {_unexpected(entry)}, expected struct Inner"
             )
     return entries
+
+
+# --------------------------------------------------------------------------------------------
+# Fast path: header lines the stdlib decoder reads exactly as the emulation would
+# --------------------------------------------------------------------------------------------
+
+
+class _NotSure(ValueError):
+    """Raised in the :mod:`json` hooks to hand a header line to the exact reader."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict:
+    """Objects as serde keeps them, except that a duplicate key anywhere needs the exact reader."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _NotSure("duplicate key")
+    return obj
+
+
+def _serde_int(text: str) -> int:
+    """Integers serde_json keeps as integers; ``-0`` and anything beyond u64/i64 are its floats."""
+    value = int(text)
+    if not -(1 << 63) <= value <= _U64_MAX or (value == 0 and text.startswith("-")):
+        raise _NotSure(text)
+    return value
+
+
+_HEADER_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_object,
+    parse_int=_serde_int,
+    parse_float=_finite_float,
+    parse_constant=_reject_constant,
+)
+# A line with fewer openers than this cannot reach serde_json's recursion limit.
+_MAX_FAST_CONTAINERS = 128
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _read_header(
+    data: bytes, offset: int, schema: _Schema, fast: bool
+) -> tuple[dict, int] | None:
+    """:func:`_read_struct`, short-cut through :func:`_fast_header` when that one is sure."""
+    if fast and (parsed := _fast_header(data, offset, schema)) is not None:
+        return parsed
+    return _read_struct(data, offset, schema)
+
+
+def _fast_header(data: bytes, offset: int, schema: _Schema) -> tuple[dict, int] | None:
+    """What :func:`_read_struct` returns for a well-formed header, or None to let it decide.
+
+    The reader is exact but slow.  A line that starts with ``{`` at ``offset`` and is one
+    complete JSON object up to the next ``\\n`` (or EOF) is read by serde_json token for token
+    as :mod:`json` reads it, and ends at the same byte.  What :mod:`json` accepts but serde_json
+    refuses or keeps in another type (NaN, overflowing floats, ``-0``, huge integers, lone
+    surrogate escapes), duplicate keys and any field value ``schema.accepts`` is unsure of go to
+    the exact reader, which then produces the error or the value.
+    """
+    if not data.startswith(b"{", offset):
+        return None
+    end = data.find(b"\n", offset)
+    if end < 0:
+        end = len(data)
+    line = data[offset:end]
+    if line.count(b"{") + line.count(b"[") >= _MAX_FAST_CONTAINERS:
+        return None
+    try:
+        text = line.decode("utf-8")
+        headers, consumed = _HEADER_DECODER.raw_decode(text)
+    except ValueError:
+        return None
+    if consumed != len(text):
+        return None
+    if _SURROGATE_ESCAPE.search(line) is not None and not _serde_would_accept(headers):
+        return None
+    return (headers, end) if schema.accepts(headers) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1491,8 +1500,8 @@ def _finish_item(pairs: list[tuple[str, Any]]) -> None:
 # Fast-path mirrors of the field readers above, on values already decoded by json.
 
 _RFC3339 = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))"
+    r"([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:"
+    r"(?:[0-5][0-9]|60)(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 
 
@@ -1504,18 +1513,13 @@ def _accepts_sent_at(value: Any) -> bool:
         return False
     match = _RFC3339.fullmatch(value)
     if match is not None:
-        year, month, day, hour, minute, second = map(int, match.group(1, 2, 3, 4, 5, 6))
-        off_hours, off_minutes = match.group(7, 8)
-        if (
-            1 <= month <= 12
-            and hour <= 23
-            and minute <= 59
-            and second <= 60
-            and (off_hours is None or (int(off_hours) <= 23 and int(off_minutes) <= 59))
-        ):
-            leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-            if 1 <= day <= (29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]):
-                return True
+        year, month, day = match.group(1, 2, 3)
+        if day <= "28":
+            return True
+        year, month = int(year), int(month)
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        if int(day) <= (29 if month == 2 and leap else _DAYS_IN_MONTH[month - 1]):
+            return True
     return _chrono_error(value) is None
 
 

@@ -9,9 +9,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sentry_daemon.envelope import (
+    _ENVELOPE_ACCEPTS,
+    _ENVELOPE_FIELDS,
+    _ENVELOPE_SCHEMA,
+    _ITEM_ACCEPTS,
+    _ITEM_FIELDS,
+    _ITEM_SCHEMA,
+    _META_FIELDS,
     ContainerError,
     Envelope,
     Item,
+    _accepts_sent_at,
+    _chrono_error,
+    _fast_header,
+    _parse_envelope,
+    _read_struct,
     container_items,
     normalize_event_id,
     parse_envelope,
@@ -717,3 +729,297 @@ def test_serialize_parse_round_trip(headers: dict, items: list[tuple[dict, bytes
     envelope = parse_envelope(serialize_envelope(headers, items))
     assert envelope.headers == headers
     assert items_of(envelope) == [({**h, "length": len(p)}, p) for h, p in items]
+
+
+# --------------------------------------------------------------------------------------------
+# Fast path: json.loads for well-formed header lines must never change an answer
+# --------------------------------------------------------------------------------------------
+
+
+def outcome(body: bytes, fast: bool) -> tuple:
+    """Everything observable about a parse; repr keeps 1 / 1.0 / True and 0.0 / -0.0 apart."""
+    try:
+        envelope = _parse_envelope(body, fast=fast)
+    except ApiError as error:
+        return ("error", error.status, error.detail, error.causes, error.headers)
+    return ("ok", repr(envelope))
+
+
+def assert_same_as_slow_path(body: bytes) -> None:
+    assert outcome(body, fast=True) == outcome(body, fast=False)
+
+
+def assert_fast_agrees(line: bytes) -> None:
+    """Where the fast path answers at all, it answers what the exact reader does."""
+    for schema in (_ENVELOPE_SCHEMA, _ITEM_SCHEMA):
+        fast = _fast_header(line, 0, schema)
+        if fast is not None:
+            assert repr(fast) == repr(_read_struct(line, 0, schema))
+
+
+def test_fast_checks_cover_every_declared_field() -> None:
+    assert _ENVELOPE_ACCEPTS.keys() == _ENVELOPE_FIELDS.keys()
+    assert _ITEM_ACCEPTS.keys() == _ITEM_FIELDS.keys()
+
+
+SDK_TRACE = {"trace_id": "771a43a4192642f0b136d5159a501700", "environment": "production",
+             "release": "myapp@1.0.0", "public_key": "abc123", "sample_rate": "1.0", "sampled": "true"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "header"),
+    [
+        (_ENVELOPE_SCHEMA, {"event_id": EVENT_ID, "sent_at": "2026-05-01T12:00:00.125000Z", "trace": SDK_TRACE}),
+        (_ENVELOPE_SCHEMA, {"event_id": EVENT_ID, "sent_at": "2024-02-29T23:59:59.123Z",
+                            "sdk": {"name": "sentry.javascript.node", "version": "11.12.0"}, "trace": SDK_TRACE}),
+        (_ENVELOPE_SCHEMA, {"event_id": "6e2ab12d-e2d7-42c7-9a43-5a6afc94f8b8", "dsn": DSN}),
+        (_ENVELOPE_SCHEMA, {"sent_at": "2026-05-01T12:00:00+02:00", "trace": {"transaction": "caf\u00e9 \U0001f600"}}),
+        (_ENVELOPE_SCHEMA, {}),
+        (_ITEM_SCHEMA, {"type": "event", "content_type": "application/json", "length": 3000}),
+        (_ITEM_SCHEMA, {"type": "attachment", "length": 17, "filename": "note.txt", "content_type": "text/plain",
+                        "attachment_type": "event.attachment"}),
+        (_ITEM_SCHEMA, {"type": "log", "item_count": 3, "content_type": "application/vnd.sentry.items.log+json",
+                        "length": 4294967295}),
+        (_ITEM_SCHEMA, {"type": "span", "span_id": None, "sampled": True, "x-extra": [None]}),
+    ],
+)
+def test_fast_path_takes_what_sdks_send(schema: object, header: dict) -> None:
+    for line in (json.dumps(header).encode(), dumps(header), json.dumps(header, ensure_ascii=False).encode()):
+        assert _fast_header(line + b"\npayload", 0, schema) == (header, len(line))
+        assert_fast_agrees(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b' {"type":"event"}',
+        b'\n{"type":"event"}',
+        b'{"type":"event"} ',
+        b'{"type":"event"}\r',
+        b'{"type":\n"event"}',
+        b'{"type":"event"}{}',
+        b'{"type":"event","length":1.0}',
+        b'{"type":"event","length":-0}',
+        b'{"type":"event","x":-0}',
+        b'{"type":"event","x":18446744073709551616}',
+        b'{"type":"event","x":-9223372036854775809}',
+        b'{"type":"event","x":1e400}',
+        b'{"type":"event","x":NaN}',
+        b'{"type":"event","x":-Infinity}',
+        b'{"type":"event","x":"\\ud800"}',
+        b'{"type":"event","\\udc00":1}',
+        b'{"type":"event","x":"\\ud83d\\u0041"}',
+        b'{"type":"event","x":"\xff"}',
+        b'{"type":"event","x":"\xed\xa0\x80"}',
+        b'{"type":"event","x":{"a":1,"a":2}}',
+        b'{"type":"event","type":"event"}',
+        b'{"type":"event","x":' + b"[" * 127 + b"]" * 127 + b"}",
+        b'{"type":"event","x":null}',
+        b'{"type":"event","span_id":1,"span_id":null}',
+        b'{"type":"event","sampled":null}',
+        b'{"sent_at":"2023-02-29T00:00:00Z"}',
+        b'{"sent_at":"2026-05-01T12:00:00+24:00"}',
+        b'{"required_features":[{"a":null}]}',
+        b'{"required_features":null}',
+        b'{"event_id":"not-a-uuid"}',
+        b'{"dsn":"not a dsn"}',
+    ],
+)
+def test_fast_path_leaves_doubtful_lines_to_the_exact_reader(line: bytes) -> None:
+    schema = _ITEM_SCHEMA if b'"type"' in line else _ENVELOPE_SCHEMA
+    assert _fast_header(line, 0, schema) is None
+    assert_fast_agrees(line)
+    assert_same_as_slow_path(line)
+    assert_same_as_slow_path(b"{}\n" + line + b"\n")
+
+
+def two_digits(low: int, high: int, *edges: int) -> st.SearchStrategy[str]:
+    return (st.sampled_from(edges) | st.integers(low, high)).map(lambda n: f"{n:02d}")
+
+
+SENT_AT = st.builds(
+    lambda year, month, day, sep, hour, minute, second, fraction, offset: (
+        f"{year:04d}-{month}-{day}{sep}{hour}:{minute}:{second}{fraction}{offset}"
+    ),
+    st.sampled_from([2024, 2023, 2000, 1900, 0]) | st.integers(0, 9999),
+    two_digits(0, 13, 2, 4, 0, 12, 13),
+    two_digits(0, 32, 28, 29, 30, 31, 32, 0),
+    st.sampled_from("Tt x"),
+    two_digits(0, 25, 23, 24),
+    two_digits(0, 61, 59, 60),
+    two_digits(0, 61, 59, 60, 61),
+    st.sampled_from(["", ".1", ".125000", ".1234567891234", "."]),
+    st.sampled_from(["Z", "z", "+00:00", "-05:30", "+23:59", "+24:00", "-00:60", "+0100", "", " UTC", "+01: 00"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SENT_AT | TEXT)
+def test_fast_sent_at_check_agrees_with_chrono(value: str) -> None:
+    assert _accepts_sent_at(value) == (_chrono_error(value) is None)
+
+
+def json_token(value: object) -> st.SearchStrategy[bytes]:
+    return st.booleans().map(lambda ascii: json.dumps(value, ensure_ascii=ascii).encode())
+
+
+EDGE_TOKENS = [
+    b"0", b"-0", b"1", b"1.0", b"-1", b"1e2", b"1E2", b"-0.0", b"0.5", b"65535", b"65536", b"4294967295",
+    b"4294967296", b"18446744073709551615", b"18446744073709551616", b"-9223372036854775808",
+    b"-9223372036854775809", b"123456789012345678901", b"1e400", b"-1e400", b"1e-400", b"NaN", b"Infinity",
+    b"-Infinity", b"01", b"1.", b".5", b"1e", b"+1", b"-", b"null", b"true", b"false", b"nul", b"True",
+    b'"\\ud800"', b'"\\udc00"', b'"\\ud83d\\ude00"', b'"\\ud83dx"', b'"\\ud83d\\u0041"', b'"\\\\ud800"',
+    b'"\\u00e9"', b'"\\x"', b'"a\x01"', b'"\xff"', b'"\xed\xa0\x80"', b'"caf\xc3\xa9"', b'""', b'"\\u0000"',
+    b'"a\\/b"', b"[]", b"{}", b'{"a":null}', b'["a",{"b":null}]', b'{"a":1,"a":2}', b"[" * 130 + b"]" * 130,
+    b"[" * 126 + b"]" * 126, b"[1,]", b'{"a":1,}', b'[{"x":null}]', b'["a","b"]', b'"x"\n', b"1 ",
+]
+EDGE = st.sampled_from(EDGE_TOKENS)
+TRICKY_TOKENS = EDGE_TOKENS + [
+    dumps(value)
+    for value in [
+        EVENT_ID, "6e2ab12d-e2d7-42c7-9a43-5a6afc94f8b8", "{6e2ab12d-e2d7-42c7-9a43-5a6afc94f8b8}",
+        "urn:uuid:6e2ab12d-e2d7-42c7-9a43-5a6afc94f8b8", "6e2ab12d_e2d7_42c7_9a43_5a6afc94f8b8", "event.attachment",
+        "event.minidump", "event.bogus", "application/json", "2026-05-01T12:00:00.125000Z", "2024-02-29T00:00:00Z",
+        "2023-02-29T00:00:00Z", "2026-05-01 12:00:00 UTC", "2026-05-01T12:00:00+24:00", DSN,
+        "https://key@sentry.io/abc", "127.0.0.1", "::1", "https://example.com", "not a url", ["a"], [None],
+        [{"a": None}], [1], {"sec_ch_ua": 1}, {"sec_ch_ua": "x"}, 1.5, -1.5, 2**63, -(2**63),
+    ]
+]
+ALL_HEADER_KEYS = sorted(
+    {*_ENVELOPE_FIELDS, *_META_FIELDS, *_ITEM_FIELDS, "span_id", "span_ids", "SPAN_ID", "x-extra"}
+)
+
+
+@pytest.mark.parametrize("key", ALL_HEADER_KEYS)
+def test_fast_path_on_every_field_with_tricky_values(key: str) -> None:
+    for value in TRICKY_TOKENS:
+        field = b'"%s":%s' % (key.encode(), value)
+        for line in (b"{" + field + b"}", b'{"type":"event",' + field + b"}", b'{"type":"x",' + field + b',"a":1}'):
+            assert_fast_agrees(line)
+            assert_same_as_slow_path(line)
+            assert_same_as_slow_path(b"{}\n" + line + b"\n")
+
+
+UUID_FORMS = st.uuids().flatmap(
+    lambda u: st.sampled_from(
+        [u.hex, str(u), str(u).upper(), f"{{{u}}}", f"urn:uuid:{u}", u.hex[:31], str(u)[:35] + "g", f" {u.hex}"]
+    )
+)
+DSNS = st.sampled_from([DSN, "https://key@sentry.io/abc", "https://sentry.io/42", "ftp://key@sentry.io/42", "x"])
+STRING_OR_NULL = st.none() | TEXT | st.sampled_from(["application/json", "text/plain"])
+U32_ISH = st.integers(0, 2**32 - 1) | st.sampled_from([0, 2**32 - 1, 2**32, -1, 2**64, -(2**63) - 1, True, 1.0])
+SDK_SENT_AT = st.datetimes().map(lambda dt: dt.isoformat(timespec="microseconds") + "Z")
+ENVELOPE_VALUES: dict[str, st.SearchStrategy[object]] = {
+    "event_id": st.none() | st.uuids().map(lambda u: u.hex) | UUID_FORMS,
+    "sent_at": st.none() | SDK_SENT_AT | SENT_AT,
+    "trace": JSON | st.just(SDK_TRACE),
+    "retention": st.none() | st.integers(-1, 70000),
+    "downsampled_retention": st.none() | st.integers(-1, 70000),
+    "required_features": st.lists(TEXT, max_size=3) | JSON,
+    "dsn": st.none() | DSNS,
+    "client": STRING_OR_NULL,
+    "version": st.integers(-1, 70000) | JSON,
+    "origin": st.none() | st.sampled_from(["https://example.com", "not a url", "http://"]),
+    "remote_addr": st.none() | st.sampled_from(["127.0.0.1", "::1", "fe80::1%eth0", "x"]),
+    "forwarded_for": TEXT,
+    "user_agent": STRING_OR_NULL,
+    "client_hints": st.fixed_dictionaries({}, optional={"sec_ch_ua": STRING_OR_NULL, "sec_ch_ua_model": JSON}),
+    "no_cache": st.booleans() | JSON,
+    "sdk": NON_NULL_JSON,
+}
+ITEM_VALUES: dict[str, st.SearchStrategy[object]] = {
+    "type": ITEM_TYPES,
+    "length": st.none() | U32_ISH,
+    "item_count": st.none() | U32_ISH,
+    "meta_length": st.none() | U32_ISH,
+    "attachment_type": st.none() | st.sampled_from(["event.attachment", "event.minidump", "event.bogus"]) | TEXT,
+    "content_type": STRING_OR_NULL,
+    "filename": STRING_OR_NULL,
+    "platform": STRING_OR_NULL,
+    "routing_hint": st.none() | st.uuids().map(str) | UUID_FORMS,
+    "metrics_extracted": st.booleans(),
+    "spans_extracted": st.booleans(),
+    "fully_normalized": st.booleans(),
+    "sampled": st.booleans() | st.none(),
+    "span_id": JSON,
+}
+
+
+@st.composite
+def header_lines(
+    draw: st.DrawFn, values: dict[str, st.SearchStrategy[object]], length: int | None = None
+) -> bytes:
+    """A header object built token by token: mostly plausible values, some edge tokens, odd keys."""
+    unique = draw(st.sampled_from([True] * 9 + [False]))
+    names = draw(st.lists(st.sampled_from(sorted(values)) | EXTRA_KEYS, max_size=5, unique=unique))
+    if "type" in values and "type" not in names and draw(st.sampled_from([True] * 5 + [False])):
+        names.insert(draw(st.integers(0, len(names))), "type")
+    if length is not None and draw(st.booleans()):
+        names = [name for name in names if name != "length"] + ["length"]
+    parts = []
+    for name in names:
+        if name == "length" and length is not None and draw(st.booleans()):
+            value = str(length).encode()
+        elif name in values and draw(st.sampled_from([True] * 7 + [False])):
+            value = draw(values[name].flatmap(json_token))
+        else:
+            value = draw(EDGE | NON_NULL_JSON.flatmap(json_token))
+        key = draw(json_token(name) | st.just(b'"' + "".join(f"\\u{ord(c):04x}" for c in name).encode() + b'"'))
+        gap = draw(st.sampled_from([b""] * 14 + [b" ", b"\n", b"\t"]))
+        parts.append(key + gap + b":" + value)
+    return b"{" + b",".join(parts) + b"}"
+
+
+MUTATION_BYTES = [b" ", b"\n", b"\r", b"{", b"}", b",", b":", b'"', b"\\", b"\xff", b"\x00", b"-", b"0"]
+
+
+@st.composite
+def mutated(draw: st.DrawFn, lines: st.SearchStrategy[bytes]) -> bytes:
+    """Occasionally a byte inserted, dropped or replaced, or the line cut short."""
+    line = draw(lines)
+    for _ in range(draw(st.sampled_from([0, 0, 0, 0, 1, 2]))):
+        at = draw(st.integers(0, len(line)))
+        byte = draw(st.sampled_from(MUTATION_BYTES))
+        kind = draw(st.sampled_from(["insert", "drop", "replace", "cut"]))
+        if kind == "insert":
+            line = line[:at] + byte + line[at:]
+        elif kind == "drop":
+            line = line[:at] + line[at + 1 :]
+        elif kind == "replace":
+            line = line[:at] + byte + line[at + 1 :]
+        else:
+            line = line[:at]
+    return line
+
+
+ENVELOPE_LINES = mutated(header_lines(ENVELOPE_VALUES))
+ANY_LINES = ENVELOPE_LINES | mutated(header_lines(ITEM_VALUES))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ANY_LINES, st.sampled_from([b"", b"\n", b"\nrest", b"\r\n", b" \n"]))
+def test_fast_header_agrees_with_the_exact_reader(line: bytes, tail: bytes) -> None:
+    assert_fast_agrees(line + tail)
+
+
+@st.composite
+def envelope_bodies(draw: st.DrawFn) -> bytes:
+    separators = st.sampled_from([b"\n"] * 6 + [b"", b"\r\n", b"\n\n", b" \n"])
+    body = draw(st.sampled_from([b""] * 6 + [b" ", b"\n", b"\r\n"])) + draw(ENVELOPE_LINES)
+    for _ in range(draw(st.integers(0, 3))):
+        payload = draw(st.binary(max_size=16) | st.just(b'{"k":[1,2]}'))
+        body += draw(separators) + draw(mutated(header_lines(ITEM_VALUES, len(payload))))
+        body += draw(separators) + payload
+    return body + draw(st.sampled_from([b"", b"\n", b"\n\n", b"x"]))
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(envelope_bodies())
+def test_fast_path_parses_bodies_exactly_like_the_slow_path(body: bytes) -> None:
+    assert_same_as_slow_path(body)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ENVELOPE_HEADERS, st.lists(st.tuples(ITEM_HEADERS, st.binary(max_size=64)), max_size=4))
+def test_fast_path_on_serialized_envelopes(headers: dict, items: list[tuple[dict, bytes]]) -> None:
+    assert_same_as_slow_path(serialize_envelope(headers, items))
