@@ -531,6 +531,9 @@ def summarize(runs: list[RunResult]) -> dict[str, Any]:
         "p99_ms": round(percentile(lat, 0.99) * 1000, 3),
         "requests": sum(r.requests for r in runs),
         "server_cpu": round(statistics.median(cpu), 2) if cpu else None,
+        "server_cpu_us_per_event": round(statistics.median(
+            r.server_cpu / r.requests * 1e6 for r in runs if r.server_cpu is not None and r.requests), 1)
+        if any(r.server_cpu is not None for r in runs) else None,
         "client_cpu": round(statistics.median(r.client_cpu / r.elapsed for r in runs if r.elapsed), 2),
     }
 
@@ -580,9 +583,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     for encoding in ENCODINGS:
         f = summarize(results[encoding]["floor"])
         d = summarize(results[encoding]["daemon"])
+        # Each round runs floor and daemon back to back on the same jobs; the ratio is the median of
+        # those paired ratios, which cancels most of a shared machine's drift between rounds.
+        pairs = [dr.rate / fr.rate for fr, dr in zip(results[encoding]["floor"], results[encoding]["daemon"])
+                 if fr.rate]
         cells[encoding] = {
             "floor": f, "daemon": d,
-            "ratio": round(d["events_per_s"] / f["events_per_s"], 3) if f["events_per_s"] else None,
+            "ratio": round(statistics.median(pairs), 3) if pairs else None,
+            "ratio_rounds": [round(x, 3) for x in pairs],
+            "cpu_ratio": round(f["server_cpu_us_per_event"] / d["server_cpu_us_per_event"], 3)
+            if f.get("server_cpu_us_per_event") and d.get("server_cpu_us_per_event") else None,
         }
         for name in ("floor", "daemon"):
             for r in results[encoding][name]:
@@ -619,15 +629,20 @@ def print_table(result: dict[str, Any]) -> None:
           f"{result['envelope_bytes_mean']['plain']} B plain, {result['envelope_bytes_mean']['gzip']} B gzip, "
           f"{result['envelope_bytes_mean']['br']} B br")
     print(f"{'body':6} {'server':7} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'srv cpu':>8} "
-          f"{'ratio':>6}   per round events/s")
+          f"{'cpu us/ev':>9} {'ratio':>6} {'cpu ratio':>9}   per round events/s")
     for encoding, cell in result["results"].items():
         for name in ("floor", "daemon"):
             s = cell[name]
-            ratio = f"{cell['ratio']:.2f}" if name == "daemon" and cell["ratio"] is not None else ""
+            daemon = name == "daemon"
+            ratio = f"{cell['ratio']:.2f}" if daemon and cell["ratio"] is not None else ""
+            cpu_ratio = f"{cell['cpu_ratio']:.2f}" if daemon and cell["cpu_ratio"] is not None else ""
             cpu = f"{s['server_cpu']:.0%}" if s["server_cpu"] is not None else "?"
+            per_event = f"{s['server_cpu_us_per_event']:.0f}" if s["server_cpu_us_per_event"] else "?"
             rounds = " ".join(f"{x:.0f}" for x in s["events_per_s_rounds"])
             print(f"{encoding:6} {name:7} {s['events_per_s']:9.1f} {s['p50_ms']:8.2f} {s['p99_ms']:8.2f} "
-                  f"{cpu:>8} {ratio:>6}   {rounds}")
+                  f"{cpu:>8} {per_event:>9} {ratio:>6} {cpu_ratio:>9}   {rounds}")
+    print("ratio: median over rounds of daemon/floor events/s, each round run back to back; "
+          "cpu ratio: floor/daemon server CPU per event")
     rw = result["read_your_write"]
     print(f"errors: {result['errors']}; read-your-write: {rw['checks']} checks, {rw['failures']} failures; "
           f"daemon answered {result['daemon_events_answered']} events (RSS {result['daemon_rss_mib']} MiB), "
@@ -655,8 +670,8 @@ def print_profile(path: str, limit: int = 25) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000, help="envelopes per timed run (per server, encoding, round)")
-    parser.add_argument("--rounds", type=int, default=3, help="timed runs per server and encoding (median reported)")
+    parser.add_argument("--events", type=int, default=1200, help="envelopes per timed run (per server, encoding, round)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed runs per server and encoding (median reported)")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
     parser.add_argument("--check-every", type=int, default=50, help="read-your-write check on every Nth envelope")
     parser.add_argument("--warmup", type=int, default=300, help="untimed envelopes per server first")

@@ -85,7 +85,7 @@ class ControlRoutes:
 
     @app.route("/__parlel/reset", methods=["POST"], strict_slashes=False)
     def reset(self, request: Request) -> bytes:
-        self.store.reset()
+        self.service.reset()
         return json_response(request, 200, {"status": "reset"})
 
     @app.route("/__parlel/events", methods=["GET"], strict_slashes=False)

@@ -168,69 +168,67 @@ def _discard_type(item: Item) -> str:
     return _DISCARD_NAMES.get(item.type, item.type)
 
 
+def _bucket_limits(limits: Limits) -> dict[str, tuple[int, int, int]]:
+    """(per-item size, count, total size) of each limit group of sizes.rs."""
+    container = limits.max_container_size
+    return {
+        "event": (limits.max_event_size, 1, limits.max_event_size),
+        "attachment": (limits.max_attachment_size, limits.max_attachment_count, limits.max_attachments_size),
+        "replay_recording": (limits.max_replay_compressed_size, 1, limits.max_replay_compressed_size),
+        "replay_video": (limits.max_replay_compressed_size, 1, limits.max_replay_compressed_size),
+        "session": (limits.max_sessions_size, limits.max_session_count, limits.max_sessions_size),
+        "client_report": (limits.max_client_reports_size, limits.max_client_reports_count,
+                          limits.max_client_reports_size),
+        "profile": (limits.max_profile_size, 1, limits.max_profile_size),
+        "check_in": (limits.max_check_in_size, 1, limits.max_check_in_size),
+        "statsd": (limits.max_statsd_size, 1, limits.max_statsd_size),
+        "metric_buckets": (limits.max_metric_buckets_size, 1, limits.max_metric_buckets_size),
+        "log": (limits.max_log_size, 1, container),
+        "log_integration": (container, 1, container),
+        "trace_metric": (limits.max_trace_metric_size, 1, container),
+        "span": (limits.max_span_size, 1, container),
+        "span_integration": (container, 1, container),
+        "span_legacy": (limits.max_span_size, limits.max_standalone_span_count, container),
+        "empty": (0, 0, 0),
+    }
+
+
+def _group(item: Item) -> str | None:
+    """Which limit group an item counts against (None: not limited)."""
+    item_type = item.type
+    if item_type not in _KNOWN_TYPES:
+        return None
+    if item_type in _EVENT_TYPES:
+        return "event"
+    if item_type in _ATTACHMENT_LIKE:
+        return "attachment"
+    if item_type in _SESSION_TYPES:
+        return "session"
+    if item_type in _PROFILE_TYPES:
+        return "profile"
+    if item_type == "span":
+        return "span" if item.is_container else "span_legacy"
+    if item_type == "integration":
+        content_type = (item.content_type or "").lower()
+        if ".logs" in content_type:
+            return "log_integration"
+        if ".traces" in content_type or ".spans" in content_type:
+            return "span_integration"
+        return "empty"
+    return item_type
+
+
 def check_envelope_limits(envelope: Envelope, limits: Limits = Limits()) -> None:
     """Raise Relay's 413 for the first item over its per-item, count or total-size limit."""
-    event = _Bucket(limits.max_event_size, 1, limits.max_event_size)
-    attachment = _Bucket(
-        limits.max_attachment_size, limits.max_attachment_count, limits.max_attachments_size
-    )
-    replay_recording = _Bucket(
-        limits.max_replay_compressed_size, 1, limits.max_replay_compressed_size
-    )
-    replay_video = _Bucket(limits.max_replay_compressed_size, 1, limits.max_replay_compressed_size)
-    session = _Bucket(limits.max_sessions_size, limits.max_session_count, limits.max_sessions_size)
-    client_report = _Bucket(
-        limits.max_client_reports_size,
-        limits.max_client_reports_count,
-        limits.max_client_reports_size,
-    )
-    profile = _Bucket(limits.max_profile_size, 1, limits.max_profile_size)
-    check_in = _Bucket(limits.max_check_in_size, 1, limits.max_check_in_size)
-    statsd = _Bucket(limits.max_statsd_size, 1, limits.max_statsd_size)
-    metric_buckets = _Bucket(limits.max_metric_buckets_size, 1, limits.max_metric_buckets_size)
-    log = _Bucket(limits.max_log_size, 1, limits.max_container_size)
-    log_integration = _Bucket(limits.max_container_size, 1, limits.max_container_size)
-    trace_metric = _Bucket(limits.max_trace_metric_size, 1, limits.max_container_size)
-    span = _Bucket(limits.max_span_size, 1, limits.max_container_size)
-    span_integration = _Bucket(limits.max_container_size, 1, limits.max_container_size)
-    span_legacy = _Bucket(
-        limits.max_span_size, limits.max_standalone_span_count, limits.max_container_size
-    )
-    empty = _Bucket(0, 0, 0)
-
-    by_type = {
-        "replay_recording": replay_recording,
-        "replay_video": replay_video,
-        "client_report": client_report,
-        "check_in": check_in,
-        "statsd": statsd,
-        "metric_buckets": metric_buckets,
-        "log": log,
-        "trace_metric": trace_metric,
-    }
+    table: dict[str, tuple[int, int, int]] | None = None
+    buckets: dict[str, _Bucket] = {}
     for item in envelope.items:
-        item_type = item.type
-        if item_type not in _KNOWN_TYPES:
+        group = _group(item)
+        if group is None:
             continue
-        if item_type in _EVENT_TYPES:
-            bucket = event
-        elif item_type in _ATTACHMENT_LIKE:
-            bucket = attachment
-        elif item_type in _SESSION_TYPES:
-            bucket = session
-        elif item_type in _PROFILE_TYPES:
-            bucket = profile
-        elif item_type == "span":
-            bucket = span if item.is_container else span_legacy
-        elif item_type == "integration":
-            content_type = (item.content_type or "").lower()
-            if ".logs" in content_type:
-                bucket = log_integration
-            elif ".traces" in content_type or ".spans" in content_type:
-                bucket = span_integration
-            else:
-                bucket = empty
-        else:
-            bucket = by_type[item_type]
+        bucket = buckets.get(group)
+        if bucket is None:
+            table = table or _bucket_limits(limits)
+            bucket = buckets[group] = _Bucket(*table[group])
         if not bucket.admits(item):
             raise overflow_error(_discard_type(item))

@@ -200,6 +200,7 @@ class Store:
         self.keys: dict[str, ProjectKey] = {}
         self.tokens: set[str] = set(self.seed.tokens)
         self.events: list[Event] = []
+        self._events_by_project: dict[int, list[Event]] = {}
         self.events_by_id: dict[str, Event] = {}
         self.issues: dict[int, Issue] = {}
         self._issues_by_hash: dict[tuple[int, str], Issue] = {}
@@ -341,6 +342,7 @@ class Store:
                 project.platform = data["platform"]
             event.group_id = self._group(project, event).id
         self.events.append(event)
+        self._events_by_project.setdefault(project.id, []).append(event)
         self.events_by_id[event.event_id] = event
         return event
 
@@ -481,9 +483,5 @@ class Store:
 
     def query_events(self, project_id: int | None = None, types: Iterable[str] | None = None) -> list[Event]:
         wanted = set(types) if types else None
-        return [
-            e
-            for e in self.events
-            if (project_id is None or e.project.id == project_id)
-            and (wanted is None or e.type in wanted)
-        ]
+        events = self.events if project_id is None else self._events_by_project.get(project_id, [])
+        return [e for e in events if wanted is None or e.type in wanted]

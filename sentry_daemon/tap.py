@@ -119,4 +119,4 @@ def config_from_options(options: Options) -> Any:
 def makeService(options: Options, reactor: Any = None) -> IService:
     from sentry_daemon.service import SentryService
 
-    return SentryService(config_from_options(options), reactor=reactor, clean_exit=True)
+    return SentryService(config_from_options(options), reactor=reactor, standalone=True)

@@ -1140,3 +1140,16 @@ async def test_burst_of_bad_input_never_500s_and_loses_nothing(sentry):
     assert await state_counts(sentry) == before
     events = (await get(sentry, "/__parlel/events"))["events"]
     assert [e["logentry"]["formatted"] for e in events] == ["good 0", "good 1", "good 2"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_event_json_outside_orjson_is_read_as_the_stdlib_reads_it(sentry):
+    """NaN, huge ints and lone surrogates are valid to Python's json; the fast reader refuses them."""
+    payload = b'{"message":"odd \\ud800 values","extra":{"big":123456789012345678901234567890,"nan":NaN}}'
+    response, answer = await post(f"{sentry.url}/api/1/envelope/", envelope({}, ({"type": "event"}, payload)))
+    assert response.code == 200, answer
+    [item] = await items_of(sentry, "event")
+    assert "error" not in item
+    _, events = await request_json("GET", f"{sentry.url}/__parlel/events")
+    [event] = events["events"]
+    assert event["extra"]["big"] == 123456789012345678901234567890
