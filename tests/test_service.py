@@ -30,16 +30,17 @@ def open_partial_request(port: int) -> socket.socket:
     return sock
 
 
-def finish_request(sock: socket.socket) -> bytes:
-    sock.sendall(BODY[10:])
+def read_until_closed(sock: socket.socket) -> bytes:
     response = b""
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
+    while chunk := sock.recv(65536):
         response += chunk
     sock.close()
     return response
+
+
+def finish_request(sock: socket.socket) -> bytes:
+    sock.sendall(BODY[10:])
+    return read_until_closed(sock)
 
 
 def refuses_connections(port: int) -> bool:
@@ -94,14 +95,7 @@ async def test_health_is_503_while_draining():
 
     def ask_health() -> bytes:
         keep_alive.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while True:
-            chunk = keep_alive.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        keep_alive.close()
-        return data
+        return read_until_closed(keep_alive)
 
     answer = await deferToThread(ask_health)
     assert answer.startswith(b"HTTP/1.1 503"), answer

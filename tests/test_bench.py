@@ -1,0 +1,31 @@
+"""The benchmarks keep running: each one, tiny, end to end (figures are not asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def run_bench(*args: str) -> dict:
+    result = subprocess.run([sys.executable, *args, "--json"], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_startup_bench_measures_health():
+    figures = run_bench(str(BENCH / "startup.py"), "--runs", "1")
+    assert 0 < figures["median_s"] < 30
+    assert figures["ratio_to_baseline"] > 0
+
+
+def test_ingest_bench_checks_read_your_write():
+    figures = run_bench(str(BENCH / "ingest.py"), "--events", "60", "--rounds", "1", "--warmup", "10",
+                        "--check-every", "10")
+    assert figures["errors"] == 0
+    assert figures["read_your_write"]["checks"] > 0 and figures["read_your_write"]["failures"] == 0
+    for encoding in ("plain", "gzip", "br"):
+        assert figures["results"][encoding]["ratio"] > 0
