@@ -141,3 +141,29 @@ def test_twistd_subprocess_sigterm_with_request_in_flight():
 def pytest_fail(proc: subprocess.Popen) -> bool:
     output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
     raise AssertionError(f"twistd exited early ({proc.returncode}):\n{output}")
+
+
+def test_twistd_listens_on_a_unix_socket(tmp_path):
+    path = tmp_path / "sentry.sock"
+    proc = start_twistd("--port", f"unix:{path}")
+
+    def health() -> bytes | None:
+        if proc.poll() is not None:
+            pytest_fail(proc)
+        try:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(str(path))
+        except OSError:
+            return None
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        return read_until_closed(sock)
+
+    try:
+        answer = wait_until(health, timeout=30)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"status":"ok"}')
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
