@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -50,16 +51,22 @@ def _from_pairs(pairs: dict[str, str], source: str) -> IngestAuth:
     return IngestAuth(key, source, pairs.get("sentry_secret"), version, pairs.get("sentry_client"))
 
 
+@lru_cache(maxsize=256)
+def _sentry_header_auth(header: bytes, source: str) -> IngestAuth:
+    """A ``Sentry ...`` header's credentials; an SDK sends the same header with every request."""
+    return _from_pairs(parse_sentry_auth(header.decode("utf-8", "replace")), source)
+
+
 def request_ingest_auth(request: Request, path_key: str | None = None) -> IngestAuth | None:
     """Every credential form Relay reads from a request; two at once is an error."""
     found: list[IngestAuth] = []
     header = request.getHeader(b"x-sentry-auth")
     if header and header[:7].lower() == b"sentry ":
-        found.append(_from_pairs(parse_sentry_auth(header.decode("utf-8", "replace")), "x-sentry-auth"))
+        found.append(_sentry_header_auth(header, "x-sentry-auth"))
     authorization = request.getHeader(b"authorization")
     if authorization:
         if authorization[:7].lower() == b"sentry ":
-            found.append(_from_pairs(parse_sentry_auth(authorization.decode("utf-8", "replace")), "authorization"))
+            found.append(_sentry_header_auth(authorization, "authorization"))
         elif authorization[:6].lower() == b"basic ":
             try:
                 decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
@@ -69,9 +76,9 @@ def request_ingest_auth(request: Request, path_key: str | None = None) -> Ingest
             if not public:
                 raise ApiError(401, "bad x-sentry-auth header", ["missing public key in auth header"])
             found.append(IngestAuth(public, "basic", secret or None))
-    query = request.uri.partition(b"?")[2].decode("utf-8", "replace")
-    if "sentry_" in query:
-        pairs = dict(parse_qsl(query))
+    query = request.uri.partition(b"?")[2]
+    if b"sentry_" in query:
+        pairs = dict(parse_qsl(query.decode("utf-8", "replace")))
         if "sentry_key" in pairs:
             found.append(_from_pairs(pairs, "query"))
     if path_key:

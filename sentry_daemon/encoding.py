@@ -104,7 +104,7 @@ def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     An unknown coding is 415 (tower-http answers that, with ``Accept-Encoding``), corrupt or
     truncated data 400, output over ``limit`` 413. The identity body is capped as well.
     """
-    codings = parse_codings(content_encoding)
+    codings = parse_codings(content_encoding) if content_encoding else ()
     if not body:
         return body
     for coding in reversed(codings):

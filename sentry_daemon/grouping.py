@@ -16,6 +16,9 @@ from sentry_daemon.timestamps import parse_timestamp
 TITLE_LIMIT = 100
 CULPRIT_LIMIT = 200
 
+_FIND: Any = object()
+"""Default of the ``exc`` parameters: look the main exception up (callers that have it pass it)."""
+
 
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -41,13 +44,14 @@ def message_text(data: dict[str, Any]) -> str:
     return str(logentry.get("formatted") or logentry.get("message") or "")
 
 
-def group_hash(data: dict[str, Any]) -> str:
+def group_hash(data: dict[str, Any], exc: dict[str, Any] | None = _FIND) -> str:
     """md5 of what identifies the event's issue (the event's own fingerprint wins)."""
     fingerprint = data.get("fingerprint")
     if isinstance(fingerprint, list) and fingerprint and fingerprint != ["{{ default }}"]:
         parts = ["fingerprint", *map(str, fingerprint)]
     else:
-        exc = main_exception(data)
+        if exc is _FIND:
+            exc = main_exception(data)
         if exc is not None:
             parts = ["exception", str(exc.get("type") or ""), str(exc.get("value") or "")]
         else:
@@ -55,7 +59,7 @@ def group_hash(data: dict[str, Any]) -> str:
     return hashlib.md5("\x00".join(parts).encode("utf-8", "replace")).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Description:
     title: str
     culprit: str
@@ -69,18 +73,28 @@ def _frames(exc: dict[str, Any] | None, data: dict[str, Any]) -> list[dict[str, 
 
 
 def _crash_frame(frames: list[dict[str, Any]]) -> dict[str, Any] | None:
-    usable = [f for f in frames if f.get("function") not in ("<redacted>", "<unknown>")]
-    in_app = [f for f in usable if f.get("in_app")]
-    return (in_app or usable or [None])[-1]
+    """The last in-app frame with a usable function, else the last usable one."""
+    last_usable = None
+    for frame in reversed(frames):
+        if frame.get("function") not in ("<redacted>", "<unknown>"):
+            if frame.get("in_app"):
+                return frame
+            if last_usable is None:
+                last_usable = frame
+    return last_usable
 
 
-def culprit(data: dict[str, Any]) -> str:
+def culprit(data: dict[str, Any], exc: dict[str, Any] | None = _FIND,
+            frames: list[dict[str, Any]] | None = None) -> str:
+    """Where the event happened; ``exc`` and ``frames`` (``_frames(exc, data)``) spare :func:`describe` a second scan."""
     if data.get("transaction"):
         return truncate(str(data["transaction"]), CULPRIT_LIMIT)
-    exc = main_exception(data)
+    if exc is _FIND:
+        exc = main_exception(data)
     if exc and (exc.get("mechanism") or {}).get("synthetic"):
         return ""
-    frames = _frames(exc, data)
+    if frames is None:
+        frames = _frames(exc, data)
     frame = next((f for f in reversed(frames) if f.get("in_app")), frames[-1] if frames else None)
     if frame is None:
         return truncate(str((data.get("request") or {}).get("url") or ""), CULPRIT_LIMIT)
@@ -96,9 +110,10 @@ def culprit(data: dict[str, Any]) -> str:
     return truncate(text, CULPRIT_LIMIT)
 
 
-def describe(data: dict[str, Any]) -> Description:
+def describe(data: dict[str, Any], exc: dict[str, Any] | None = _FIND) -> Description:
     """Title, culprit, metadata and issue type as Sentry derives them from an event."""
-    exc = main_exception(data)
+    if exc is _FIND:
+        exc = main_exception(data)
     if exc is not None:
         synthetic = bool((exc.get("mechanism") or {}).get("synthetic"))
         exc_type = str(exc.get("type") or "Error")
@@ -106,7 +121,8 @@ def describe(data: dict[str, Any]) -> Description:
         metadata: dict[str, Any] = {"value": truncate(value, 1024), "display_title_with_tree_label": False}
         if not synthetic:
             metadata["type"] = truncate(exc_type, 128)
-        frame = _crash_frame(_frames(exc, data))
+        frames = _frames(exc, data)
+        frame = _crash_frame(frames)
         if frame is not None:
             if frame.get("filename") or frame.get("abs_path"):
                 metadata["filename"] = frame.get("filename") or frame.get("abs_path")
@@ -118,17 +134,21 @@ def describe(data: dict[str, Any]) -> Description:
         else:
             title = f"{exc_type}: {truncate(first_line, TITLE_LIMIT)}" if first_line else exc_type
         title = data.get("title") or title
-        return Description(title, culprit(data), metadata, "error")
+        return Description(title, culprit(data, exc, frames), metadata, "error")
     text = message_text(data).strip()
     first = text.splitlines()[0].strip() if text else ""
     metadata = {"title": truncate(first, TITLE_LIMIT)} if first else {"title": "<unlabeled event>"}
     if data.get("title"):
         metadata["title"] = data["title"]
-    return Description(metadata["title"] or "<untitled>", culprit(data), metadata, "default")
+    return Description(metadata["title"] or "<untitled>", culprit(data, None), metadata, "default")
 
 
 def event_time(data: dict[str, Any], fallback: float) -> float:
-    parsed = parse_timestamp(data.get("timestamp"))
+    """The event's time; normalized events hold a float, which needs no parsing."""
+    value = data.get("timestamp")
+    if type(value) is float:
+        return value
+    parsed = parse_timestamp(value)
     return fallback if parsed is None else parsed
 
 

@@ -22,13 +22,14 @@ from sentry_daemon.limits import check_envelope_limits
 from sentry_daemon.multipart import parse_multipart
 from sentry_daemon.process import Context, process_envelope
 from sentry_daemon.store import Project, Store
-from sentry_daemon.web import install_error_handlers, json_response
+from sentry_daemon.web import install_error_handlers, json_bytes_response, json_response
 
 ALLOW_HEADERS = (
     "x-sentry-auth, x-requested-with, origin, accept, content-type, authorization, content-encoding, "
     "sentry-trace, baggage"
 )
 EXPOSE_HEADERS = "x-sentry-error, x-sentry-rate-limits, retry-after"
+_EXPOSE_HEADERS = EXPOSE_HEADERS.encode()
 SECURITY_TYPES = {
     "application/csp-report", "application/json", "application/expect-ct-report",
     "application/expect-ct-report+json", "application/expect-staple-report", "application/reports+json",
@@ -85,17 +86,9 @@ class IngestRoutes:
             raise ApiError(400, "empty request body")
         return body
 
-    def _context(self, request: Request, auth: IngestAuth | None) -> Context:
-        peer = request.getClientAddress()
-        return Context(
-            received=self.store.now(),
-            client_ip=getattr(peer, "host", None),
-            sdk_client=auth.client if auth else None,
-        )
-
     def _cors(self, request: Request) -> None:
         request.setHeader(b"Access-Control-Allow-Origin", b"*")
-        request.setHeader(b"Access-Control-Expose-Headers", EXPOSE_HEADERS.encode())
+        request.setHeader(b"Access-Control-Expose-Headers", _EXPOSE_HEADERS)
 
     def _accept(self, request: Request, endpoint: str, project_id: int, envelope: Envelope,
                 auth: IngestAuth | None, raw: bytes) -> str | None:
@@ -107,13 +100,13 @@ class IngestRoutes:
         auth = self._envelope_auth(project_id, envelope, auth)
         project = authorize_ingest(self.store, self.config.ingest_auth, project_id, auth)
         check_envelope_limits(envelope, self.limits)
-        peer = request.getClientAddress()
+        client_ip = getattr(request.getClientAddress(), "host", None)
         record = self.store.add_envelope(
             project,
             endpoint=endpoint,
             client=(auth.client if auth else None) or _header(request, b"user-agent"),
             auth_source=auth.source if auth else None,
-            remote_addr=getattr(peer, "host", None),
+            remote_addr=client_ip,
             content_type=_header(request, b"content-type"),
             content_encoding=_header(request, b"content-encoding"),
             headers=envelope.headers,
@@ -123,7 +116,8 @@ class IngestRoutes:
         event_id = envelope.event_id
         if event_id is None and any(item.requires_event for item in envelope.items):
             event_id = uuid.uuid4().hex
-        process_envelope(self.store, project, envelope, record, self._context(request, auth), event_id)
+        context = Context(self.store.now(), client_ip, auth.client if auth else None)
+        process_envelope(self.store, project, envelope, record, context, event_id)
         return event_id
 
     @staticmethod
@@ -148,7 +142,8 @@ class IngestRoutes:
 
     @staticmethod
     def _id_response(request: Request, event_id: str | None) -> bytes:
-        return json_response(request, 200, {"id": event_id} if event_id else {})
+        """``{"id": ...}`` as :func:`json_response` writes it; ids are hex, so nothing needs escaping."""
+        return json_bytes_response(request, 200, b'{"id":"%s"}' % event_id.encode() if event_id else b"{}")
 
     # --- envelope and store ----------------------------------------------------------------
 
@@ -276,7 +271,7 @@ class IngestRoutes:
         request.setHeader(b"Access-Control-Allow-Origin", b"*")
         request.setHeader(b"Access-Control-Allow-Methods", b"GET, POST")
         request.setHeader(b"Access-Control-Allow-Headers", ALLOW_HEADERS.encode())
-        request.setHeader(b"Access-Control-Expose-Headers", EXPOSE_HEADERS.encode())
+        request.setHeader(b"Access-Control-Expose-Headers", _EXPOSE_HEADERS)
         request.setHeader(b"Access-Control-Max-Age", b"3600")
         return b""
 

@@ -18,6 +18,7 @@ internal gets a zero limit as Relay's defensive ``empty`` bucket does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sentry_daemon.envelope import Envelope, Item
 from sentry_daemon.errors import ApiError
@@ -57,6 +58,11 @@ class Limits:
     max_replay_compressed_size: int = 10 * MIB
     max_replay_uncompressed_size: int = 100 * MIB
     max_replay_message_size: int = 15 * MIB
+
+    @cached_property
+    def buckets(self) -> dict[str, tuple[int, int, int]]:
+        """:func:`_bucket_limits`, built once: every envelope is checked against the same table."""
+        return _bucket_limits(self)
 
 
 _EVENT_TYPES = frozenset(
@@ -220,7 +226,6 @@ def _group(item: Item) -> str | None:
 
 def check_envelope_limits(envelope: Envelope, limits: Limits = Limits()) -> None:
     """Raise Relay's 413 for the first item over its per-item, count or total-size limit."""
-    table: dict[str, tuple[int, int, int]] | None = None
     buckets: dict[str, _Bucket] = {}
     for item in envelope.items:
         group = _group(item)
@@ -228,7 +233,6 @@ def check_envelope_limits(envelope: Envelope, limits: Limits = Limits()) -> None
             continue
         bucket = buckets.get(group)
         if bucket is None:
-            table = table or _bucket_limits(limits)
-            bucket = buckets[group] = _Bucket(*table[group])
+            bucket = buckets[group] = _Bucket(*limits.buckets[group])
         if not bucket.admits(item):
             raise overflow_error(_discard_type(item))

@@ -77,6 +77,7 @@ _ALIAS_KEYS = frozenset(alias for aliases in _LEGACY_ALIASES.values() for alias 
 _BANNED_TAGS = frozenset(("release", "dist", "user", "filename", "function"))
 _USER_STRINGS = ("email", "name", "segment", "sentry_user")
 _USER_LENIENT = ("id", "username")
+_USER_PLAIN_KEYS = frozenset(_USER_STRINGS + _USER_LENIENT)
 _URL_PREFIXES = ("file:", "http:", "https:", "applewebdata:")
 
 _UUID_RE = re.compile(
@@ -100,6 +101,8 @@ _MIN_STAMP = -62135596800.0
 _MAX_STAMP = 253402300799.0
 _MISSING = object()
 _JUST_STR = frozenset((str,))
+_JUST_DICT = frozenset((dict,))
+_NO_DATA: dict[str, Any] = {}  # read-only stand-in for an absent object
 
 
 def normalize_event(
@@ -153,6 +156,10 @@ def _clone(value: Any) -> Any:
 
 def _timestamp(value: Any) -> float | None:
     """Unix seconds rounded to microseconds (as Relay stores them), None if not a usable date."""
+    if type(value) is str and value[-1:] == "Z":
+        stamp = _iso_utc_timestamp(value)
+        if stamp is not None and _MIN_STAMP <= stamp <= _MAX_STAMP:
+            return stamp
     try:
         if isinstance(value, str) and ":" in value:
             stamp = _iso_timestamp(value)
@@ -184,6 +191,19 @@ def _iso_timestamp(text: str) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
+
+
+def _iso_utc_timestamp(text: str) -> float | None:
+    """What every SDK sends (``2026-11-22T18:41:13.123456Z``) read as it is: Python 3.11 takes the
+    ``Z`` itself, which spares the strip and the ``+00:00`` copy.
+
+    None means "not this form" (the general parse decides), never "invalid".
+    """
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.timestamp() if parsed.tzinfo is timezone.utc else None
 
 
 def _event_id(value: Any) -> str | None:
@@ -343,9 +363,56 @@ def _header_name(name: str) -> str:
     return "".join(chars)
 
 
+@lru_cache(maxsize=256)
+def _release_problem(release: str) -> str | None:
+    """The error kind a release gets, None if valid; cached as a project sends a few releases."""
+    if len(release.encode()) > RELEASE_LIMIT:
+        return "value_too_long"
+    if release in (".", "..") or release.lower() == "latest" or _API_ATTRIBUTE_BAD.search(release):
+        return "invalid_data"
+    return None
+
+
+@lru_cache(maxsize=256)
+def _environment_problem(environment: str) -> str | None:
+    """The error kind an environment gets, None if valid; cached like ``_release_problem``."""
+    if len(environment.encode()) > ENVIRONMENT_LIMIT:
+        return "value_too_long"
+    if environment in (".", "..") or environment.lower() == "none" or _API_ATTRIBUTE_BAD.search(environment):
+        return "invalid_data"
+    return None
+
+
+def _plain_tags(raw: dict[str, Any]) -> list[list[str]] | None:
+    """Tags as SDKs send them (an object of valid keys and string values) as sorted pairs, or None
+    when any entry needs the general rules (and may produce errors)."""
+    if not _JUST_STR.issuperset(map(type, raw)) or not _JUST_STR.issuperset(map(type, raw.values())):
+        return None
+    kept = []
+    for key in sorted(raw):
+        if not _plain_tag_key(key):
+            return None
+        value = raw[key].strip()
+        if not value or len(value) > TAG_VALUE_LIMIT or "\n" in value:
+            return None
+        kept.append([key, value])
+    return kept
+
+
+@lru_cache(maxsize=1024)
+def _plain_tag_key(key: str) -> bool:
+    """A key the tag rules keep as it is; cached because projects use a handful of tag names."""
+    return (
+        len(key) <= TAG_KEY_LIMIT
+        and key not in _BANNED_TAGS
+        and key != "environment"
+        and _TAG_KEY_RE.fullmatch(key) is not None
+    )
+
+
 def _security_interface(event: dict[str, Any]) -> str | None:
     """The first security report interface the event carries; the set test spares most events the scan."""
-    if _SECURITY_KEYS.isdisjoint(event):
+    if event.keys().isdisjoint(_SECURITY_KEYS):
         return None
     return next((key for key in SECURITY_INTERFACES if event.get(key) is not None), None)
 
@@ -357,6 +424,11 @@ def _parse_sdk_client(client: str) -> dict[str, str] | None:
         if found:
             return {"name": name, "version": version}
     return None
+
+
+def _stacktrace_name(owner: str, index: int) -> str:
+    """``stacktrace`` or ``exception.values.0.stacktrace``, built only for an error's name."""
+    return "stacktrace" if index < 0 else f"{owner}.values.{index}.stacktrace"
 
 
 class _EventNormalizer:
@@ -377,21 +449,27 @@ class _EventNormalizer:
     def run(
         self, event: dict[str, Any], envelope_id: str | None, sdk_client: str | None, item_type: str
     ) -> dict[str, Any]:
-        previous = event.pop("errors", None)
-        if isinstance(previous, list):
-            self.errors.extend(error for error in previous if isinstance(error, dict))
+        """The steps in Relay's order; those whose key is absent (and so would do nothing) are skipped."""
+        if "errors" in event:
+            previous = event.pop("errors")
+            if isinstance(previous, list):
+                self.errors.extend(error for error in previous if isinstance(error, dict))
         self.resolve_aliases(event)
 
         self.set_event_id(event, envelope_id)
-        explicit_type = self.explicit_type(event)
-        self.set_logentry(event)
+        explicit_type = self.explicit_type(event) if "type" in event else None
+        if "logentry" in event:
+            self.set_logentry(event)
         self.set_interfaces(event)
         self.set_strings(event)
         self.set_tags(event)
-        self.set_user(event)
-        self.set_request(event)
+        if "user" in event:
+            self.set_user(event)
+        if "request" in event:
+            self.set_request(event)
         self.resolve_ips(event)
-        self.set_contexts(event)
+        if "contexts" in event:
+            self.set_contexts(event)
         self.set_misc(event, sdk_client)
         self.set_platform(event)
         self.set_type(event, explicit_type, item_type)
@@ -405,12 +483,12 @@ class _EventNormalizer:
         """The old ``sentry.interfaces.*`` names; the canonical key wins and aliases always go.
 
         Canonical keys move to the end even when no alias is there (their place in the output
-        depends on it), so the no-alias case keeps that move and skips only the alias lookups.
+        depends on it). With no alias only ``template`` needs that move here: every other canonical
+        key is popped and set again by its own step later, which puts it last anyway.
         """
-        if _ALIAS_KEYS.isdisjoint(event):
-            for canonical in _LEGACY_ALIASES:
-                if canonical in event:
-                    event[canonical] = event.pop(canonical)
+        if event.keys().isdisjoint(_ALIAS_KEYS):
+            if "template" in event:
+                event["template"] = event.pop("template")
             return
         for canonical, aliases in _LEGACY_ALIASES.items():
             value = event.pop(canonical, _MISSING)
@@ -426,7 +504,8 @@ class _EventNormalizer:
         parsed = _event_id(raw)
         if raw is not None and parsed is None:
             self.invalid("event_id", raw)
-        event["event_id"] = _event_id(envelope_id) or parsed or uuid.uuid4().hex
+        envelope = parsed if envelope_id == raw else _event_id(envelope_id)
+        event["event_id"] = envelope or parsed or uuid.uuid4().hex
 
     def explicit_type(self, event: dict[str, Any]) -> str | None:
         raw = event.pop("type", None)
@@ -475,123 +554,149 @@ class _EventNormalizer:
         event["logentry"] = {**entry, **other}
 
     def values(self, event: dict[str, Any], name: str) -> list[dict[str, Any]] | None:
-        """Relay's ``Values<T>``: a list, ``{"values": [...]}``, one bare object, or ``{}``/null."""
+        """Relay's ``Values<T>``: a list, ``{"values": [...]}``, one bare object, or ``{}``/null.
+
+        A ``{"values": [...]}`` wrapper is reused: popping ``values`` and setting it again puts it
+        last, as a fresh ``{**other, "values": kept}`` would.
+        """
         raw = event.pop(name, None)
-        other: dict[str, Any] = {}
         if raw is None:
             return None
         if isinstance(raw, list):
             items = raw
+            wrapper: dict[str, Any] = {}
         elif isinstance(raw, dict) and "values" in raw:
             items = raw.pop("values")
-            other = raw
+            wrapper = raw
             if not isinstance(items, list):
                 if items is not None:
                     self.invalid(f"{name}.values", items)
                 return None
         elif isinstance(raw, dict):
             items = [raw] if raw else []
+            wrapper = {}
         else:
             self.invalid(name, raw)
             return None
-        kept = []
-        for index, item in enumerate(items):
-            if isinstance(item, dict):
-                kept.append(item)
-            elif item is not None:
-                self.invalid(f"{name}.values.{index}", item)
-        event[name] = {**other, "values": kept}
+        if _JUST_DICT.issuperset(map(type, items)):
+            kept = items
+        else:
+            kept = []
+            for index, item in enumerate(items):
+                if isinstance(item, dict):
+                    kept.append(item)
+                elif item is not None:
+                    self.invalid(f"{name}.values.{index}", item)
+        wrapper["values"] = kept
+        event[name] = wrapper
         return kept
 
     def set_interfaces(self, event: dict[str, Any]) -> None:
-        self.set_stacktrace(event, "stacktrace", "stacktrace")
+        if "stacktrace" in event:
+            self.set_stacktrace(event, "stacktrace")
         exceptions = self.values(event, "exception")
         if exceptions is not None:
-            kept = [
-                exc
-                for index, exc in enumerate(exceptions)
-                if self.exception(exc, f"exception.values.{index}")
-            ]
+            kept = [exc for index, exc in enumerate(exceptions) if self.exception(exc, index)]
             if len(kept) == 1 and "stacktrace" in event:
                 kept[0]["stacktrace"] = event.pop("stacktrace")
             if kept:
                 event["exception"]["values"] = kept
             else:
                 del event["exception"]
-        threads = self.values(event, "threads")
-        if threads is not None:
-            for index, thread in enumerate(threads):
-                self.set_stacktrace(thread, "stacktrace", f"threads.values.{index}.stacktrace")
-            if not threads:
-                del event["threads"]
+        if "threads" in event:
+            threads = self.values(event, "threads")
+            if threads is not None:
+                for index, thread in enumerate(threads):
+                    self.set_stacktrace(thread, "stacktrace", "threads", index)
+                if not threads:
+                    del event["threads"]
         crumbs = self.values(event, "breadcrumbs")
         if crumbs is not None:
             for index, crumb in enumerate(crumbs):
                 self.breadcrumb(crumb, index)
             if not crumbs:
                 del event["breadcrumbs"]
-        self.set_spans(event)
+        if "spans" in event:
+            self.set_spans(event)
 
-    def exception(self, exc: dict[str, Any], name: str) -> bool:
-        """Relay's ``Exception`` fields plus ``normalize_exception``; False drops the exception."""
+    def exception(self, exc: dict[str, Any], index: int) -> bool:
+        """Relay's ``Exception`` fields plus ``normalize_exception``; False drops the exception.
+
+        Error names are spelled out only when an error is recorded, which almost never happens.
+        """
         for key in ("type", "module"):
-            if key in exc and not isinstance(exc[key], str):
-                value = exc.pop(key)
+            value = exc.get(key, "")
+            if not isinstance(value, str):
+                del exc[key]
                 if value is not None:
-                    self.invalid(f"{name}.{key}", value)
+                    self.invalid(f"exception.values.{index}.{key}", value)
         if "value" in exc:
-            value = _json_lenient_string(exc.pop("value"))
+            value = exc.pop("value")
+            if not isinstance(value, str):
+                value = _json_lenient_string(value)
             if value is not None:
                 exc["value"] = value
-        if "mechanism" in exc and not isinstance(exc["mechanism"], dict):
+        if not isinstance(exc.get("mechanism", _NO_DATA), dict):
             value = exc.pop("mechanism")
             if value is not None:
-                self.invalid(f"{name}.mechanism", value)
+                self.invalid(f"exception.values.{index}.mechanism", value)
         if "thread_id" in exc and (
             isinstance(exc["thread_id"], bool) or not isinstance(exc["thread_id"], (int, str))
         ):
             value = exc.pop("thread_id")
             if value is not None:
-                self.invalid(f"{name}.thread_id", value)
-        self.set_stacktrace(exc, "stacktrace", f"{name}.stacktrace")
-        if not exc.get("type") and exc.get("value"):
+                self.invalid(f"exception.values.{index}.thread_id", value)
+        if "stacktrace" in exc:
+            self.set_stacktrace(exc, "stacktrace", "exception", index)
+        if exc.get("type"):
+            return True
+        if exc.get("value"):
             match = _TYPE_VALUE_RE.fullmatch(exc["value"])
             if match:
                 exc["type"], exc["value"] = match[1], match[2].strip()
         if not exc.get("type") and not exc.get("value"):
-            self.invalid(name, kind="missing_attribute", attribute="type or value")
+            self.invalid(f"exception.values.{index}", kind="missing_attribute", attribute="type or value")
             return False
         return True
 
-    def set_stacktrace(self, holder: dict[str, Any], key: str, name: str) -> None:
+    def set_stacktrace(self, holder: dict[str, Any], key: str, owner: str = "", index: int = -1) -> None:
+        """``holder[key]`` as a stack trace; ``owner`` and ``index`` say where, for error names.
+
+        Frames with both paths set (every Python frame) need nothing, so they are only looked at.
+        """
         raw = holder.pop(key, None)
         if raw is None:
             return
         if not isinstance(raw, dict):
-            self.invalid(name, raw)
+            self.invalid(_stacktrace_name(owner, index), raw)
             return
         frames = raw.get("frames")
         if not isinstance(frames, list):
+            name = _stacktrace_name(owner, index)
             if frames is None:
                 self.invalid(f"{name}.frames", kind="missing_attribute")
             else:
                 self.invalid(f"{name}.frames", frames)
             return
-        kept = []
-        for index, frame in enumerate(frames):
-            if isinstance(frame, dict):
-                self.frame(frame, name, index)
-                kept.append(frame)
-            elif frame is not None:
-                self.invalid(f"{name}.frames.{index}", frame)
-        raw["frames"] = kept
+        if _JUST_DICT.issuperset(map(type, frames)):
+            for position, frame in enumerate(frames):
+                filename, abs_path = frame.get("filename"), frame.get("abs_path")
+                if not (isinstance(filename, str) and isinstance(abs_path, str) and filename and abs_path):
+                    self.frame(frame, _stacktrace_name(owner, index), position)
+        else:
+            name = _stacktrace_name(owner, index)
+            kept = []
+            for position, frame in enumerate(frames):
+                if isinstance(frame, dict):
+                    self.frame(frame, name, position)
+                    kept.append(frame)
+                elif frame is not None:
+                    self.invalid(f"{name}.frames.{position}", frame)
+            raw["frames"] = kept
         holder[key] = raw
 
     def frame(self, frame: dict[str, Any], stacktrace: str, index: int) -> None:
-        """``process_non_raw_frame``: fill ``abs_path``/``filename`` from each other; URLs give a path.
-
-        A frame with both paths set (every Python frame) has nothing to do and returns first.
-        """
+        """``process_non_raw_frame``: fill ``abs_path``/``filename`` from each other; URLs give a path."""
         filename, abs_path = frame.get("filename"), frame.get("abs_path")
         if isinstance(filename, str) and isinstance(abs_path, str) and filename and abs_path:
             return
@@ -618,6 +723,28 @@ class _EventNormalizer:
                     frame["filename"] = path
 
     def breadcrumb(self, crumb: dict[str, Any], index: int) -> None:
+        """A crumb as SDKs send it (valid type, level and fields, no legacy ``ty``) only needs its
+        timestamp parsed; anything else takes the field-by-field path."""
+        kind, level = crumb.get("type"), crumb.get("level")
+        if (
+            type(kind) is str
+            and kind
+            and type(level) is str
+            and level in _LEVELS
+            and type(crumb.get("category", "")) is str
+            and type(crumb.get("message", "")) is str
+            and type(crumb.get("data", _NO_DATA)) is dict
+            and "ty" not in crumb
+        ):
+            if "timestamp" not in crumb:
+                return
+            stamp = _timestamp(crumb["timestamp"])
+            if stamp is not None:
+                crumb["timestamp"] = stamp
+                return
+        self.any_breadcrumb(crumb, index)
+
+    def any_breadcrumb(self, crumb: dict[str, Any], index: int) -> None:
         legacy_type = crumb.pop("ty", _MISSING)
         if "type" not in crumb and legacy_type is not _MISSING:
             crumb["type"] = legacy_type
@@ -682,11 +809,12 @@ class _EventNormalizer:
     def set_strings(self, event: dict[str, Any]) -> None:
         """Relay's schema rules for the plain string attributes."""
         for key in ("culprit", "server_name", "site", "logger", "dist", "environment", "transaction"):
-            value = event.get(key)
-            if value is None:
-                event.pop(key, None)
-            elif not isinstance(value, str):
-                self.invalid(key, event.pop(key))
+            if key in event:
+                value = event[key]
+                if value is None:
+                    del event[key]
+                elif not isinstance(value, str):
+                    self.invalid(key, event.pop(key))
         if "release" in event:
             raw = event.pop("release")
             release = _lenient_string(raw)
@@ -717,25 +845,17 @@ class _EventNormalizer:
 
     def valid_release(self, release: str) -> bool:
         """sentry-release-parser's ``validate_release``."""
-        restricted = release in (".", "..") or release.lower() == "latest"
-        if len(release.encode()) > RELEASE_LIMIT:
-            self.invalid("release", release, kind="value_too_long")
-        elif restricted or _API_ATTRIBUTE_BAD.search(release):
-            self.invalid("release", release)
-        else:
-            return True
-        return False
+        problem = _release_problem(release)
+        if problem is not None:
+            self.invalid("release", release, kind=problem)
+        return problem is None
 
     def valid_environment(self, environment: str) -> bool:
         """sentry-release-parser's ``validate_environment``."""
-        restricted = environment in (".", "..") or environment.lower() == "none"
-        if len(environment.encode()) > ENVIRONMENT_LIMIT:
-            self.invalid("environment", environment, kind="value_too_long")
-        elif restricted or _API_ATTRIBUTE_BAD.search(environment):
-            self.invalid("environment", environment)
-        else:
-            return True
-        return False
+        problem = _environment_problem(environment)
+        if problem is not None:
+            self.invalid("environment", environment, kind=problem)
+        return problem is None
 
     def pair_entries(self, raw: Any, name: str, sort: bool) -> list[tuple[int, Any, Any]]:
         """Relay's ``PairList``: an object (key order sorted when Relay sorts) or a list of 2-lists."""
@@ -759,8 +879,25 @@ class _EventNormalizer:
 
     def set_tags(self, event: dict[str, Any]) -> None:
         """``TagEntry::from_value``, the schema's character rules, then ``normalize_event_tags``."""
+        raw = event.pop("tags", None)
+        kept = [] if raw is None else _plain_tags(raw) if type(raw) is dict else None
+        if kept is None:
+            kept = self.any_tags(event, raw)
+        for key in ("server_name", "site"):
+            value = event.get(key)
+            if isinstance(value, str):
+                for pair in kept:
+                    if pair[0] == key:
+                        pair[1] = value
+                        break
+                else:
+                    kept.append([key, value])
+        if kept:
+            event["tags"] = kept
+
+    def any_tags(self, event: dict[str, Any], raw: Any) -> list[list[str]]:
         pairs: list[list[str | None]] = []
-        for index, raw_key, raw_value in self.pair_entries(event.pop("tags", None), "tags", sort=True):
+        for index, raw_key, raw_value in self.pair_entries(raw, "tags", sort=True):
             key = _lenient_string(raw_key)
             value = _lenient_string(raw_value)
             if key is not None:
@@ -800,18 +937,7 @@ class _EventNormalizer:
                 self.invalid(f"tags.{index}", [key, value], kind="value_too_long")
             else:
                 kept.append([key, value])
-
-        for key in ("server_name", "site"):
-            value = event.get(key)
-            if isinstance(value, str):
-                for pair in kept:
-                    if pair[0] == key:
-                        pair[1] = value
-                        break
-                else:
-                    kept.append([key, value])
-        if kept:
-            event["tags"] = kept
+        return kept
 
     def set_user(self, event: dict[str, Any]) -> None:
         """Relay's ``User`` fields; unknown keys move into ``user.data`` (``normalize_user``)."""
@@ -820,6 +946,9 @@ class _EventNormalizer:
             return
         if not isinstance(raw, dict):
             self.invalid("user", raw)
+            return
+        if raw and _USER_PLAIN_KEYS.issuperset(raw) and _JUST_STR.issuperset(map(type, raw.values())):
+            event["user"] = raw
             return
         user: dict[str, Any] = {}
         other: dict[str, Any] = {}
@@ -972,9 +1101,9 @@ class _EventNormalizer:
 
     def resolve_ips(self, event: dict[str, Any]) -> None:
         """``normalize_ip_addresses``: ``{{auto}}``, ``REMOTE_ADDR``, then JS/Cocoa backfill."""
-        request = event.get("request") or {}
-        env = request.get("env") or {}
-        user = event.get("user") or {}
+        request = event.get("request") or _NO_DATA
+        env = request.get("env") or _NO_DATA
+        user = event.get("user") or _NO_DATA
         if self.client_ip:
             if env.get("REMOTE_ADDR") == "{{auto}}":
                 env["REMOTE_ADDR"] = self.client_ip
@@ -982,7 +1111,7 @@ class _EventNormalizer:
                 user["ip_address"] = self.client_ip
         http_ip = env.get("REMOTE_ADDR")
         browser_like = event.get("platform") in ("javascript", "cocoa", "objc")
-        if _valid_ip(http_ip):
+        if http_ip is not None and _valid_ip(http_ip):
             event.setdefault("user", {}).setdefault("ip_address", http_ip)
         elif self.client_ip and browser_like and "ip_address" not in user:
             event.setdefault("user", {})["ip_address"] = self.client_ip
@@ -1001,6 +1130,18 @@ class _EventNormalizer:
         if not isinstance(raw, dict):
             self.invalid("contexts", raw)
             return
+        if "reprocessing" in raw or not _JUST_DICT.issuperset(map(type, raw.values())):
+            raw = self.object_contexts(raw)
+        for key, context in raw.items():
+            kind = context.get("type")
+            if not isinstance(kind, str) or not kind:
+                context["type"] = kind = key
+            if kind == "trace" and not isinstance(context.get("status"), str):
+                context["status"] = "unknown"
+        event["contexts"] = raw
+
+    def object_contexts(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """``raw`` without ``reprocessing`` and the contexts that are not objects."""
         contexts = {}
         for key, context in raw.items():
             if key == "reprocessing" or context is None:
@@ -1008,12 +1149,8 @@ class _EventNormalizer:
             if not isinstance(context, dict):
                 self.invalid(f"contexts.{key}", context)
                 continue
-            if not isinstance(context.get("type"), str) or not context["type"]:
-                context["type"] = key
-            if context["type"] == "trace" and not isinstance(context.get("status"), str):
-                context["status"] = "unknown"
             contexts[key] = context
-        event["contexts"] = contexts
+        return contexts
 
     def set_misc(self, event: dict[str, Any], sdk_client: str | None) -> None:
         for key in ("extra", "sdk", "transaction_info", "debug_meta", "measurements", "breakdowns"):
@@ -1078,7 +1215,7 @@ class _EventNormalizer:
             event["type"] = "error"
         else:
             found = _security_interface(event)
-            if found is None and "nel" in event.get("contexts", {}):
+            if found is None and "nel" in event.get("contexts", _NO_DATA):
                 found = "nel"
             event["type"] = found or "default"
 

@@ -34,7 +34,7 @@ CATEGORIES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Context:
     """What the request knew that the envelope does not: when, from where, which client."""
 

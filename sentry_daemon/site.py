@@ -69,13 +69,33 @@ class LimitedRequest(Request):
             return
         super().handleContentChunk(data)
 
+    _tracker: RequestTracker | None = None
+
     def _track(self) -> None:
+        """Tell the tracker about this request, and (once) about its end, as ``notifyFinish`` would.
+
+        The end is reported from the two places Twisted fires ``notifyFinish`` (``_cleanup``
+        after the response, ``connectionLost`` on a disconnect), without a Deferred per request.
+        """
         tracker: RequestTracker | None = getattr(self.channel.site, "tracker", None)
         if tracker is None or self._tracked:
             return
         self._tracked = True
+        self._tracker = tracker
         tracker.request_started(self)
-        self.notifyFinish().addBoth(lambda _: tracker.request_finished(self))
+
+    def _untrack(self) -> None:
+        tracker, self._tracker = self._tracker, None
+        if tracker is not None:
+            tracker.request_finished(self)
+
+    def _cleanup(self) -> None:
+        super()._cleanup()
+        self._untrack()
+
+    def connectionLost(self, reason: Any) -> None:
+        super().connectionLost(reason)
+        self._untrack()
 
     def process(self) -> None:
         self._track()

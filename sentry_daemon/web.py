@@ -32,12 +32,19 @@ def json_response(
     request: Request, status: int, body: Any, headers: dict[str, str] | None = None
 ) -> bytes:
     """Set status and headers on ``request`` and return the JSON bytes for Klein to write."""
+    return json_bytes_response(request, status, json.dumps(body, separators=(",", ":")).encode(), headers)
+
+
+def json_bytes_response(
+    request: Request, status: int, payload: bytes, headers: dict[str, str] | None = None
+) -> bytes:
+    """:func:`json_response` for a body already serialized (the hot ingest answer builds its own)."""
     request.setResponseCode(status)
     request.setHeader(b"Content-Type", b"application/json")
-    for name, value in (headers or {}).items():
-        request.setHeader(name.encode(), value.encode())
-    payload = json.dumps(body, separators=(",", ":")).encode()
-    request.setHeader(b"Content-Length", str(len(payload)).encode())
+    if headers:
+        for name, value in headers.items():
+            request.setHeader(name.encode(), value.encode())
+    request.setHeader(b"Content-Length", b"%d" % len(payload))
     return payload
 
 
@@ -137,11 +144,12 @@ class Root(Resource):
 
     def render(self, request: Request) -> bytes | int:
         path = request.path
-        try:
-            unquote_to_bytes(path).decode("utf-8")
-        except UnicodeDecodeError:
-            write_json(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
-            return NOT_DONE_YET
+        if b"%" in path or not path.isascii():
+            try:
+                unquote_to_bytes(path).decode("utf-8")
+            except UnicodeDecodeError:
+                write_json(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
+                return NOT_DONE_YET
         if path == b"/api/0" or path.startswith(b"/api/0/"):
             return self._api.render(request)
         if _INGEST_PATH.search(path):

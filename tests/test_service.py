@@ -167,3 +167,63 @@ def test_twistd_listens_on_a_unix_socket(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+class _CountingTracker:
+    """A ``RequestTracker`` that counts each request's start and end."""
+
+    draining = False
+
+    def __init__(self) -> None:
+        self.started: list[object] = []
+        self.finished: list[object] = []
+
+    def request_started(self, request: object) -> None:
+        self.started.append(request)
+
+    def request_finished(self, request: object) -> None:
+        self.finished.append(request)
+
+
+def _tracked_connection(tracker: _CountingTracker) -> tuple[object, object]:
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+    from twisted.web.resource import Resource
+
+    from sentry_daemon.site import SentrySite
+
+    class Answer(Resource):
+        isLeaf = True
+
+        def render(self, request: object) -> bytes:
+            return b"ok"
+
+    peer = IPv4Address("TCP", "127.0.0.1", 5555)
+    protocol = SentrySite(Answer(), max_body=1000, tracker=tracker).buildProtocol(peer)
+    transport = StringTransport(peerAddress=peer)
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def test_tracker_hears_once_of_each_finished_request():
+    from twisted.python.failure import Failure
+
+    tracker = _CountingTracker()
+    protocol, transport = _tracked_connection(tracker)
+    protocol.dataReceived(HEAD.replace(b"Connection: close\r\n", b"") + BODY)
+    protocol.dataReceived(HEAD.replace(b"Connection: close\r\n", b"") + BODY)
+    assert transport.value().count(b"HTTP/1.1 200") == 2
+    protocol.connectionLost(Failure(ConnectionError("gone")))
+    assert len(tracker.started) == 2
+    assert tracker.finished == tracker.started
+
+
+def test_tracker_hears_of_a_request_whose_client_went_away():
+    from twisted.python.failure import Failure
+
+    tracker = _CountingTracker()
+    protocol, _ = _tracked_connection(tracker)
+    protocol.dataReceived(HEAD + BODY[:10])
+    assert len(tracker.started) == 1 and tracker.finished == []
+    protocol.connectionLost(Failure(ConnectionError("gone")))
+    assert tracker.finished == tracker.started
