@@ -21,7 +21,7 @@ from sentry_daemon.errors import ApiError
 from sentry_daemon.limits import check_envelope_limits
 from sentry_daemon.multipart import parse_multipart
 from sentry_daemon.process import Context, process_envelope
-from sentry_daemon.store import Project, Store
+from sentry_daemon.store import Store
 from sentry_daemon.web import install_error_handlers, json_bytes_response, json_response
 
 ALLOW_HEADERS = (

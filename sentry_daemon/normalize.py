@@ -33,7 +33,6 @@ import json
 import math
 import re
 import uuid
-from datetime import datetime, timezone
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -155,55 +154,18 @@ def _clone(value: Any) -> Any:
 
 
 def _timestamp(value: Any) -> float | None:
-    """Unix seconds rounded to microseconds (as Relay stores them), None if not a usable date."""
-    if type(value) is str and value[-1:] == "Z":
-        stamp = _iso_utc_timestamp(value)
-        if stamp is not None and _MIN_STAMP <= stamp <= _MAX_STAMP:
-            return stamp
+    """Unix seconds rounded to microseconds (as Relay stores them), None if not a usable date.
+
+    Dates (strings with a ``:``) need no rounding: an aware ``datetime``'s ``timestamp()`` is a
+    whole number of microseconds divided by 10**6, which ``round(_, 6)`` leaves unchanged.
+    """
     try:
-        if isinstance(value, str) and ":" in value:
-            stamp = _iso_timestamp(value)
-        else:
-            stamp = parse_timestamp(value)
-            if stamp is not None:
-                stamp = round(stamp, 6)
+        stamp = parse_timestamp(value)
     except (OverflowError, ValueError):
         return None
     if stamp is None or not math.isfinite(stamp) or not _MIN_STAMP <= stamp <= _MAX_STAMP:
         return None
-    return stamp
-
-
-def _iso_timestamp(text: str) -> float | None:
-    """``parse_timestamp`` for a string ``float()`` cannot read (it has a ``:``), without the failed
-    ``float()`` that costs more than the date parse itself.
-
-    No ``round(_, 6)`` needed: an aware ``datetime``'s ``timestamp()`` is a whole number of
-    microseconds divided by 10**6, correctly rounded, which such rounding leaves unchanged.
-    """
-    text = text.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
-
-
-def _iso_utc_timestamp(text: str) -> float | None:
-    """What every SDK sends (``2026-11-22T18:41:13.123456Z``) read as it is: Python 3.11 takes the
-    ``Z`` itself, which spares the strip and the ``+00:00`` copy.
-
-    None means "not this form" (the general parse decides), never "invalid".
-    """
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed.timestamp() if parsed.tzinfo is timezone.utc else None
+    return stamp if type(value) is str and ":" in value else round(stamp, 6)
 
 
 def _event_id(value: Any) -> str | None:

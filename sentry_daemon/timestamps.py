@@ -13,21 +13,30 @@ def parse_timestamp(value: Any) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str) and value:
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        text = value.strip()
+        if ":" not in value:
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        return _parse_date(value)
+    return None
+
+
+def _parse_date(text: str) -> float | None:
+    """RFC 3339 / ISO 8601; what SDKs send (``…T18:41:13.123456Z``) is read without copying."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        text = text.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        return parsed.timestamp()
-    return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
 
 
 def isoformat(stamp: float | None) -> str | None:

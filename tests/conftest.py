@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
 import pytest_twisted
 import treq
 

@@ -21,7 +21,6 @@ import zlib
 from typing import Any
 
 import brotli
-import pytest
 import pytest_twisted
 import treq
 import zstandard
