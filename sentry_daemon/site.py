@@ -14,6 +14,7 @@ from typing import Any, Callable, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
 from twisted.web.resource import IResource
+from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 from twisted.web.server import Request, Site
 
 
@@ -115,8 +116,26 @@ class LimitedRequest(Request):
         super().process()
 
 
+MALFORMED_HTTP = json.dumps({"detail": "malformed HTTP request"}).encode()
+
+
+class SentryChannel(HTTPChannel):
+    """Twisted answers a request it cannot parse (bad chunking, request line, Content-Length,
+    headers) with a bare ``400`` and hangs up; ours says so in Sentry's JSON shape first."""
+
+    def _respondToBadRequestAndDisconnect(self) -> None:
+        self.transport.write(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(MALFORMED_HTTP), MALFORMED_HTTP)
+        )
+        self.loseConnection()
+
+
 class SentrySite(Site):
     """The site every request of the daemon goes through; no tracebacks ever reach a client."""
+
+    def protocol(self) -> _GenericHTTPChannelProtocol:  # type: ignore[override]
+        return _GenericHTTPChannelProtocol(SentryChannel())
 
     displayTracebacks = False
     _logger = Logger()

@@ -64,3 +64,33 @@ async def test_undecodable_url_is_a_json_400(sentry):
         response, body = await request_json("GET", f"{sentry.url}{path}")
         assert response.code == 400, path
         assert body == {"detail": "Non-UTF-8 encoding in URL."}
+
+
+def _raw_exchange(port: int, data: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest_twisted.ensureDeferred
+async def test_malformed_http_is_a_json_400_and_the_daemon_carries_on(sentry):
+    from twisted.internet.threads import deferToThread
+
+    cases = [
+        b"POST /api/1/envelope/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+        b"POST /api/1/store/ HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n{}",
+        b"GET /health HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n",
+    ]
+    for raw in cases:
+        answer = await deferToThread(_raw_exchange, sentry.port, raw)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), answer
+        assert b"content-type: application/json" in head.lower()
+        assert body == b'{"detail": "malformed HTTP request"}'
+    response, body = await request_json("GET", f"{sentry.url}/health")
+    assert (response.code, body) == (200, {"status": "ok"})
