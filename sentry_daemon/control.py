@@ -36,6 +36,8 @@ ENDPOINTS = [
     "GET /__parlel/envelopes",
     "GET /__parlel/envelopes/{id}/raw",
     "GET /__parlel/attachments/{id}",
+    "GET /__parlel/outcomes",
+    "GET /__parlel/release-health",
 ]
 
 
@@ -124,6 +126,28 @@ class ControlRoutes:
             raise not_found()
         request.setHeader(b"Content-Type", b"application/x-sentry-envelope")
         return record.raw
+
+    @app.route("/__parlel/outcomes", methods=["GET"], strict_slashes=False)
+    def outcomes(self, request: Request) -> bytes:
+        """Accepted/invalid items and the losses SDKs reported (client reports), by category."""
+        project = _int_arg(request, "project")
+        rows = [
+            {"project": pid, "category": category, "outcome": outcome, "reason": reason, "quantity": quantity}
+            for (pid, category, outcome, reason), quantity in self.store.outcomes.items()
+            if project is None or pid == project
+        ]
+        return json_response(request, 200, {"outcomes": rows, "count": len(rows)})
+
+    @app.route("/__parlel/release-health", methods=["GET"], strict_slashes=False)
+    def release_health(self, request: Request) -> bytes:
+        """Session counts per project, release and environment, from session updates and aggregates."""
+        project = _int_arg(request, "project")
+        rows = [
+            {"project": pid, "release": release, "environment": environment, **counts}
+            for (pid, release, environment), counts in self.store.release_health().items()
+            if project is None or pid == project
+        ]
+        return json_response(request, 200, {"releases": rows, "count": len(rows)})
 
     @app.route("/__parlel/attachments", methods=["GET"], strict_slashes=False)
     def attachments(self, request: Request) -> bytes:

@@ -166,6 +166,15 @@ class Monitor:
 
 SESSION_STATUSES = {"ok", "exited", "crashed", "abnormal", "errored"}
 
+def _health_key(project: Project, payload: dict[str, Any]) -> tuple[int, str, str]:
+    attrs = payload.get("attrs") if isinstance(payload.get("attrs"), dict) else {}
+    return (project.id, str(attrs.get("release") or ""), str(attrs.get("environment") or "production"))
+
+
+def _empty_health() -> dict[str, int]:
+    return {"sessions": 0, "healthy": 0, "errored": 0, "abnormal": 0, "crashed": 0}
+
+
 # Event types that are kept but never open an issue (feedback is shown in its own list).
 UNGROUPED_TYPES = {"transaction", "feedback"}
 
@@ -213,8 +222,8 @@ class Store:
         self.monitors: dict[tuple[int, str], Monitor] = {}
         self.spans: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
-        # (project id, release, environment) -> counts of sessions by final status
-        self.release_health: dict[tuple[int, str, str], dict[str, int]] = {}
+        self._session_states: dict[tuple[int, str], dict[str, Any]] = {}
+        self._session_aggregates: dict[tuple[int, str, str], dict[str, int]] = {}
         # (project id, category, outcome, reason) -> quantity
         self.outcomes: dict[tuple[int, str, str, str | None], int] = {}
 
@@ -442,38 +451,55 @@ class Store:
         return monitor
 
     def record_session(self, project: Project, update: dict[str, Any]) -> None:
-        """A session update; a session's final status (not ``ok``) is counted once per release."""
+        """One session update; the session's latest status and error count are what count."""
         self.sessions.append({**update, "project": project.id})
-        attrs = update.get("attrs") if isinstance(update.get("attrs"), dict) else {}
+        state = self._session_states.setdefault(
+            (project.id, str(update.get("sid") or "")),
+            {"release": _health_key(project, update), "status": "ok", "errors": 0, "started": False},
+        )
+        if update.get("init") is True:
+            state["started"] = True
         status = update.get("status")
-        status = status if isinstance(status, str) and status in SESSION_STATUSES else "ok"
-        counts = self._health_counts(project, attrs)
-        if update.get("init"):
-            counts["started"] += 1
-        if status != "ok":
-            counts[status] = counts.get(status, 0) + 1
-        if update.get("errors") and status in ("ok", "exited") and not update.get("init"):
-            counts["errored"] += 1
+        if isinstance(status, str) and status in SESSION_STATUSES:
+            state["status"] = status
+        errors = update.get("errors")
+        if isinstance(errors, int) and not isinstance(errors, bool) and errors > state["errors"]:
+            state["errors"] = errors
 
     def record_session_aggregates(self, project: Project, payload: dict[str, Any]) -> None:
-        attrs = payload.get("attrs") if isinstance(payload.get("attrs"), dict) else {}
-        counts = self._health_counts(project, attrs)
+        """Pre-aggregated buckets (request-mode SDKs): counts by final status, added as they come."""
+        self.sessions.append({**payload, "project": project.id})
+        counts = self._session_aggregates.setdefault(_health_key(project, payload), _empty_health())
         buckets = payload.get("aggregates")
         for bucket in buckets if isinstance(buckets, list) else []:
             if not isinstance(bucket, dict):
                 continue
-            for status in ("exited", "errored", "abnormal", "crashed"):
+            for status, name in (("exited", "healthy"), ("errored", "errored"), ("abnormal", "abnormal"),
+                                 ("crashed", "crashed")):
                 value = bucket.get(status)
-                if isinstance(value, int) and value > 0:
-                    counts[status] = counts.get(status, 0) + value
-                    counts["started"] += value
-        self.sessions.append({**payload, "project": project.id})
+                if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                    counts[name] += value
+                    counts["sessions"] += value
 
-    def _health_counts(self, project: Project, attrs: dict[str, Any]) -> dict[str, int]:
-        key = (project.id, str(attrs.get("release") or ""), str(attrs.get("environment") or "production"))
-        return self.release_health.setdefault(
-            key, {"started": 0, "exited": 0, "errored": 0, "abnormal": 0, "crashed": 0}
-        )
+    def release_health(self) -> dict[tuple[int, str, str], dict[str, int]]:
+        """Sessions per (project, release, environment), each counted once by its final state.
+
+        As in Sentry: ``crashed`` and ``abnormal`` by status; ``errored`` when the session saw
+        errors (or says so); the rest ``healthy``. Sessions that never sent ``init`` are not counted.
+        """
+        result = {key: dict(counts) for key, counts in self._session_aggregates.items()}
+        for state in self._session_states.values():
+            if not state["started"]:
+                continue
+            counts = result.setdefault(state["release"], _empty_health())
+            counts["sessions"] += 1
+            if state["status"] in ("crashed", "abnormal"):
+                counts[state["status"]] += 1
+            elif state["errors"] > 0 or state["status"] == "errored":
+                counts["errored"] += 1
+            else:
+                counts["healthy"] += 1
+        return result
 
     def add_spans(self, project: Project, spans: Iterable[dict[str, Any]]) -> None:
         self.spans.extend({**span, "project": project.id} for span in spans)

@@ -1152,3 +1152,53 @@ async def test_event_json_outside_orjson_is_read_as_the_stdlib_reads_it(sentry):
     _, events = await request_json("GET", f"{sentry.url}/__parlel/events")
     [event] = events["events"]
     assert event["extra"]["big"] == 123456789012345678901234567890
+
+
+@pytest_twisted.ensureDeferred
+async def test_sessions_become_release_health_counts(sentry):
+    url = f"{sentry.url}/api/1/envelope/"
+    attrs = {"release": "app@1.0", "environment": "prod"}
+    updates = [
+        {"sid": "a" * 32, "init": True, "status": "ok", "attrs": attrs},
+        {"sid": "a" * 32, "init": False, "status": "exited", "attrs": attrs},       # healthy
+        {"sid": "b" * 32, "init": True, "status": "exited", "errors": 2, "attrs": attrs},  # errored
+        {"sid": "c" * 32, "init": True, "status": "crashed", "errors": 1, "attrs": attrs},  # crashed
+        {"sid": "d" * 32, "init": False, "status": "exited", "attrs": attrs},       # never started
+    ]
+    for update in updates:
+        response, _ = await post(url, envelope({}, ({"type": "session"}, js(update))))
+        assert response.code == 200
+    aggregates = {"aggregates": [{"started": "2026-01-01T00:00:00Z", "exited": 3, "abnormal": 1}],
+                  "attrs": {"release": "app@2.0", "environment": "prod"}}
+    response, _ = await post(url, envelope({}, ({"type": "sessions"}, js(aggregates))))
+    assert response.code == 200
+    response, body = await request_json("GET", f"{sentry.url}/__parlel/release-health?project=1")
+    assert response.code == 200
+    rows = {row["release"]: row for row in body["releases"]}
+    assert body["count"] == 2
+    assert rows["app@1.0"] == {"project": 1, "release": "app@1.0", "environment": "prod", "sessions": 3,
+                               "healthy": 1, "errored": 1, "abnormal": 0, "crashed": 1}
+    assert rows["app@2.0"]["sessions"] == 4 and rows["app@2.0"]["healthy"] == 3 and rows["app@2.0"]["abnormal"] == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_reports_and_items_become_outcomes(sentry):
+    report = {"timestamp": T0, "discarded_events": [
+        {"reason": "ratelimit_backoff", "category": "error", "quantity": 3},
+        {"reason": "send_error", "category": "transaction", "quantity": 1}]}
+    body = envelope({}, ({"type": "client_report"}, js(report)), ({"type": "event"}, js({"message": "m"})),
+                    ({"type": "event"}, b"{not json"))
+    response, answer = await post(f"{sentry.url}/api/1/envelope/", body)
+    assert response.code == 413, answer  # two events: Relay's limit is one, and nothing of it is kept
+    body = envelope({}, ({"type": "client_report"}, js(report)), ({"type": "event"}, js({"message": "m"})))
+    response, answer = await post(f"{sentry.url}/api/1/envelope/", body)
+    assert response.code == 200, answer
+    response, answer = await post(f"{sentry.url}/api/1/envelope/", envelope({}, ({"type": "event"}, b"{not json")))
+    assert response.code == 200, answer
+    response, outcomes = await request_json("GET", f"{sentry.url}/__parlel/outcomes?project=1")
+    assert response.code == 200
+    rows = {(o["category"], o["outcome"], o["reason"]): o["quantity"] for o in outcomes["outcomes"]}
+    assert rows[("error", "client_discard", "ratelimit_backoff")] == 3
+    assert rows[("transaction", "client_discard", "send_error")] == 1
+    assert rows[("error", "accepted", None)] == 1
+    assert rows[("error", "invalid", "invalid_json")] == 1
