@@ -78,11 +78,20 @@ class IngestRoutes:
             raise ApiError(400, "bad project path parameter")
         return int(project_id)
 
-    def _body(self, request: Request) -> bytes:
+    def _require_auth(self, auth: IngestAuth | None, body: bytes | None = None) -> None:
+        """Strict mode answers a request without credentials 401 before looking at its body, as
+        Relay's extractor does; an envelope may still carry them in its ``dsn`` header."""
+        if auth is not None:
+            return
+        self_authenticated = body is not None and _has_dsn_header(body)
+        if not self_authenticated and self.config.ingest_auth == "strict":
+            raise ApiError(401, "missing authorization information")
+
+    def _body(self, request: Request, allow_empty: bool = False) -> bytes:
         raw = request.content.read() if request.content is not None else b""
         encoding = request.getHeader(b"content-encoding")
         body = decode_body(raw, encoding.decode("latin-1") if encoding else None, self.limits.max_envelope_size)
-        if not body:
+        if not body and not allow_empty:
             raise ApiError(400, "empty request body")
         return body
 
@@ -129,13 +138,10 @@ class IngestRoutes:
         if not isinstance(dsn_value, str):
             raise ApiError(401, "bad envelope authentication header")
         dsn = parse_dsn(dsn_value)
-        if auth is None:
-            if dsn.project_id != str(project_id):
-                raise ApiError(400, "invalid event envelope",
-                               ["project id header mismatch between envelope and request"])
-            return IngestAuth(dsn.public_key, "envelope")
         if dsn.project_id != str(project_id):
             raise ApiError(400, "invalid event envelope", ["project id header mismatch between envelope and request"])
+        if auth is None:
+            return IngestAuth(dsn.public_key, "envelope")
         if dsn.public_key != auth.public_key:
             raise ApiError(400, "invalid event envelope", ["public key header mismatch between envelope and request"])
         return auth
@@ -152,9 +158,8 @@ class IngestRoutes:
         self._cors(request)
         pid = self._project_id(project_id)
         auth = request_ingest_auth(request)
-        body = self._body(request)
-        if auth is None:
-            _check_dsn_header(body)
+        body = self._body(request, allow_empty=True)
+        self._require_auth(auth, body)
         envelope = parse_envelope(body)
         return self._id_response(request, self._accept(request, "envelope", pid, envelope, auth, body))
 
@@ -163,6 +168,7 @@ class IngestRoutes:
         self._cors(request)
         pid = self._project_id(project_id)
         auth = request_ingest_auth(request)
+        self._require_auth(auth)
         body = self._body(request)
         content_type = (_header(request, b"content-type") or "").split(";")[0].strip().lower()
         if content_type == "application/x-sentry-envelope":
@@ -184,6 +190,7 @@ class IngestRoutes:
         if content_type not in SECURITY_TYPES:
             raise ApiError(415, f"unsupported content type '{content_type}'")
         auth = request_ingest_auth(request)
+        self._require_auth(auth)
         body = self._body(request)
         reports = _security_reports(body, content_type)
         release = request.args.get(b"sentry_release", [b""])[0].decode("utf-8", "replace") or None
@@ -202,6 +209,7 @@ class IngestRoutes:
         self._cors(request)
         pid = self._project_id(project_id)
         auth = request_ingest_auth(request)
+        self._require_auth(auth)
         body = self._body(request)
         content_type = _header(request, b"content-type") or ""
         fields, files = parse_multipart(body, content_type)
@@ -232,6 +240,7 @@ class IngestRoutes:
         self._cors(request)
         pid = self._project_id(project_id)
         auth = request_ingest_auth(request, path_key=sentry_key)
+        self._require_auth(auth)
         raw = request.content.read() if request.content is not None else b""
         check_in: dict[str, Any] = {}
         if request.method == b"POST" and raw.strip():
@@ -293,18 +302,21 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def _check_dsn_header(body: bytes) -> None:
-    """Relay authenticates from the envelope's ``dsn`` before parsing the rest: a bad one is a 401."""
+def _has_dsn_header(body: bytes) -> bool:
+    """Whether the envelope authenticates itself; Relay reads the ``dsn`` before parsing the rest,
+    so a bad one is a 401 whatever follows."""
     line = body.split(b"\n", 1)[0]
     try:
         headers = json.loads(line)
-    except (UnicodeDecodeError, ValueError):
-        return
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
     dsn = headers.get("dsn") if isinstance(headers, dict) else None
-    if dsn is not None:
-        if not isinstance(dsn, str):
-            raise ApiError(401, "bad envelope authentication header")
-        parse_dsn(dsn)
+    if dsn is None:
+        return False
+    if not isinstance(dsn, str):
+        raise ApiError(401, "bad envelope authentication header")
+    parse_dsn(dsn)
+    return True
 
 
 def _store_item_type(event: dict[str, Any]) -> str:

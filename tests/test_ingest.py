@@ -1202,3 +1202,14 @@ async def test_client_reports_and_items_become_outcomes(sentry):
     assert rows[("transaction", "client_discard", "send_error")] == 1
     assert rows[("error", "accepted", None)] == 1
     assert rows[("error", "invalid", "invalid_json")] == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_strict_mode_refuses_missing_auth_before_reading_the_body(strict_sentry):
+    for path, body in (("/api/1/envelope/", b"not an envelope"), ("/api/1/store/", b"{broken"),
+                       ("/api/1/envelope/", b"")):
+        response, answer = await post(f"{strict_sentry.url}{path}", body)
+        assert (response.code, answer) == (401, {"detail": "missing authorization information"}), path
+    response, answer = await post(f"{strict_sentry.url}/api/1/envelope/",
+                                  b'{"dsn":"not a dsn"}\n{"type":"event"}\n{}')
+    assert (response.code, answer) == (401, {"detail": "bad envelope authentication header"})
