@@ -50,6 +50,11 @@ def _int_arg(request: Request, name: str) -> int | None:
     return int(value)
 
 
+def _listing(request: Request, plural: str, rows: list) -> bytes:
+    """Every control-API list has one shape: ``{"<plural>": [...], "count": N}``, oldest first."""
+    return json_response(request, 200, {plural: rows, "count": len(rows)})
+
+
 class ControlRoutes:
     app = Klein()
     install_error_handlers(app)
@@ -93,9 +98,7 @@ class ControlRoutes:
     @app.route("/__parlel/events", methods=["GET"], strict_slashes=False)
     def events(self, request: Request) -> bytes:
         events = self.store.query_events(_int_arg(request, "project"), query_args(request, "type") or None)
-        return json_response(
-            request, 200, {"events": [serializers.captured_event(e) for e in events], "count": len(events)}
-        )
+        return _listing(request, "events", [serializers.captured_event(e) for e in events])
 
     @app.route("/__parlel/items", methods=["GET"], strict_slashes=False)
     def items(self, request: Request) -> bytes:
@@ -105,19 +108,13 @@ class ControlRoutes:
             i for i in self.store.items
             if (project is None or i.project.id == project) and (not types or i.type in types)
         ]
-        return json_response(
-            request, 200, {"items": [serializers.captured_item(i) for i in items], "count": len(items)}
-        )
+        return _listing(request, "items", [serializers.captured_item(i) for i in items])
 
     @app.route("/__parlel/envelopes", methods=["GET"], strict_slashes=False)
     def envelopes(self, request: Request) -> bytes:
         project = _int_arg(request, "project")
         envelopes = [e for e in self.store.envelopes.values() if project is None or e.project.id == project]
-        return json_response(
-            request,
-            200,
-            {"envelopes": [serializers.captured_envelope(e) for e in envelopes], "count": len(envelopes)},
-        )
+        return _listing(request, "envelopes", [serializers.captured_envelope(e) for e in envelopes])
 
     @app.route("/__parlel/envelopes/<int:envelope_id>/raw", methods=["GET"], strict_slashes=False)
     def envelope_raw(self, request: Request, envelope_id: int) -> bytes:
@@ -136,7 +133,7 @@ class ControlRoutes:
             for (pid, category, outcome, reason), quantity in self.store.outcomes.items()
             if project is None or pid == project
         ]
-        return json_response(request, 200, {"outcomes": rows, "count": len(rows)})
+        return _listing(request, "outcomes", rows)
 
     @app.route("/__parlel/release-health", methods=["GET"], strict_slashes=False)
     def release_health(self, request: Request) -> bytes:
@@ -147,17 +144,13 @@ class ControlRoutes:
             for (pid, release, environment), counts in self.store.release_health().items()
             if project is None or pid == project
         ]
-        return json_response(request, 200, {"releases": rows, "count": len(rows)})
+        return _listing(request, "releases", rows)
 
     @app.route("/__parlel/attachments", methods=["GET"], strict_slashes=False)
     def attachments(self, request: Request) -> bytes:
         event_id = query_arg(request, "event_id")
         found = [a for a in self.store.attachments.values() if event_id is None or a.event_id == event_id]
-        return json_response(
-            request,
-            200,
-            {"attachments": [serializers.captured_attachment(a) for a in found], "count": len(found)},
-        )
+        return _listing(request, "attachments", [serializers.captured_attachment(a) for a in found])
 
     @app.route("/__parlel/attachments/<attachment_id>", methods=["GET"], strict_slashes=False)
     def attachment(self, request: Request, attachment_id: str) -> bytes:

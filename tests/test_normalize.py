@@ -847,14 +847,18 @@ JSON = st.recursive(
 EVENTS = st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=6), JSON, max_size=12)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
+# Any JSON object, with any of the options ingest passes.
+ANY_EVENT = given(
     data=EVENTS,
     item_type=st.sampled_from(["event", "transaction", "feedback", "security"]),
     envelope_id=st.none() | WEIRD_STRINGS,
     client_ip=st.none() | st.sampled_from(["127.0.0.1", "::1"]),
     sdk_client=st.none() | st.text(max_size=20),
 )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@ANY_EVENT
 def test_any_json_object_normalizes(data, item_type, envelope_id, client_ip, sdk_client):
     before = repr(data)
     event = normalize_event(data, received=RECEIVED, event_id=envelope_id, client_ip=client_ip,
@@ -928,13 +932,7 @@ def test_in_place_reuses_the_input():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    data=EVENTS,
-    item_type=st.sampled_from(["event", "transaction", "feedback", "security"]),
-    envelope_id=st.none() | WEIRD_STRINGS,
-    client_ip=st.none() | st.sampled_from(["127.0.0.1", "::1"]),
-    sdk_client=st.none() | st.text(max_size=20),
-)
+@ANY_EVENT
 def test_in_place_matches_copy_on_any_json(data, item_type, envelope_id, client_ip, sdk_client):
     copied, in_place = normalized_both_ways(data, event_id=envelope_id, client_ip=client_ip,
                                             sdk_client=sdk_client, item_type=item_type)
