@@ -130,7 +130,8 @@ def describe(data: dict[str, Any], exc: dict[str, Any] | None = _FIND) -> Descri
                 metadata["function"] = frame["function"]
         first_line = value.strip().splitlines()[0] if value.strip() else ""
         if synthetic:
-            title = truncate(first_line, TITLE_LIMIT) if first_line else (metadata.get("function") or "<unknown>")
+            # Sentry's ErrorEvent title: no type (a synthetic one is not real) means the function.
+            title = metadata.get("function") or "<unknown>"
         else:
             title = f"{exc_type}: {truncate(first_line, TITLE_LIMIT)}" if first_line else exc_type
         title = data.get("title") or title
