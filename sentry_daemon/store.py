@@ -386,6 +386,8 @@ class Store:
             issue.first_seen = min(issue.first_seen, stamp)
             issue.last_seen = max(issue.last_seen, stamp)
             issue.level = data.get("level") or issue.level
+            if issue.status == "resolved":
+                issue.status, issue.substatus = "unresolved", "regressed"
         issue.times_seen += 1
         issue.event_ids.append(event.event_id)
         user = grouping.user_identity(data)

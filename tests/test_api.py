@@ -180,6 +180,11 @@ async def test_bulk_status_update(sentry):
     assert response.code == 400 and "status" in body
     response, _ = await request_json("PUT", f"{base}?id=999", headers=AUTH, json={"status": "resolved"})
     assert response.code == 204
+    # a new event of a resolved issue regresses it, as in Sentry
+    await request_json("POST", f"{sentry.url}/api/1/store/", json={"message": "one"})
+    _, unresolved = await request_json("GET", base, headers=AUTH)
+    regressed = next(i for i in unresolved if i["title"] == "one")
+    assert (regressed["status"], regressed["substatus"], regressed["count"]) == ("unresolved", "regressed", "2")
 
 
 @pytest_twisted.ensureDeferred
