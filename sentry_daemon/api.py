@@ -17,7 +17,8 @@ from sentry_daemon.errors import ApiError, not_found
 from sentry_daemon.pagination import paginate
 from sentry_daemon.search import DEFAULT_QUERY, parse_issue_query
 from sentry_daemon.store import Conflict, Issue, Organization, Project, Store, Team
-from sentry_daemon.web import install_error_handlers, json_response, query_arg, query_args, read_json_object
+from sentry_daemon.responses import json_response
+from sentry_daemon.web import install_error_handlers, query_arg, query_args, read_json_object
 
 ISSUE_SORTS: dict[str, Callable[[Issue], Any]] = {
     "date": lambda i: i.last_seen,

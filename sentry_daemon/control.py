@@ -13,7 +13,8 @@ from twisted.web.server import Request
 
 from sentry_daemon import __version__, serializers
 from sentry_daemon.errors import ApiError, not_found
-from sentry_daemon.web import install_error_handlers, json_response, query_arg, query_args
+from sentry_daemon.responses import json_response
+from sentry_daemon.web import install_error_handlers, query_arg, query_args
 
 if TYPE_CHECKING:
     from sentry_daemon.service import SentryService

@@ -22,7 +22,8 @@ from sentry_daemon.limits import check_envelope_limits
 from sentry_daemon.multipart import parse_multipart
 from sentry_daemon.process import Context, process_envelope
 from sentry_daemon.store import Store
-from sentry_daemon.web import install_error_handlers, json_bytes_response, json_response
+from sentry_daemon.responses import json_bytes_response, json_response
+from sentry_daemon.web import install_error_handlers
 
 ALLOW_HEADERS = (
     "x-sentry-auth, x-requested-with, origin, accept, content-type, authorization, content-encoding, "

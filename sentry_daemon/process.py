@@ -22,7 +22,9 @@ JSON_ITEMS = EVENT_ITEMS | {
     "session", "sessions", "check_in", "client_report", "user_report", "log", "trace_metric",
     "span", "otel_log", "otel_span", "profile", "profile_chunk", "replay_event", "security", "nel",
 }
-CONTAINER_ITEMS = {"log", "trace_metric", "span"}
+# Always containers (so a wrong content type is a kept, invalid item); ``span`` is one only when its
+# content type says so (``Item.is_container``), else a legacy standalone span.
+CONTAINER_ONLY_ITEMS = {"log", "trace_metric"}
 
 # Data category of each item type (SENTRY-PROTOCOL §4), for outcome counting.
 CATEGORIES = {
@@ -63,11 +65,6 @@ def _json_payload(item: Item) -> tuple[Any, str | None]:
         return None, f"invalid JSON: {exc}"
 
 
-def _is_container(item: Item) -> bool:
-    content_type = str(item.headers.get("content_type") or "")
-    return item.type in ("log", "trace_metric") or "vnd.sentry.items" in content_type
-
-
 def process_envelope(store: Store, project: Project, envelope: Envelope, record: EnvelopeRecord,
                      context: Context, event_id: str | None) -> None:
     """Store every item of an accepted envelope, filed under ``event_id``."""
@@ -99,7 +96,7 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
     payload, error = _json_payload(item)
     if error is None and not isinstance(payload, dict):
         payload, error = None, "payload is not a JSON object"
-    if error is None and _is_container(item):
+    if error is None and (item.is_container or item_type in CONTAINER_ONLY_ITEMS):
         try:
             entries = container_items(item)
         except ContainerError as exc:

@@ -17,6 +17,8 @@ from twisted.web.resource import IResource
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 from twisted.web.server import Request, Site
 
+from sentry_daemon.responses import finish_json
+
 
 class RequestTracker(Protocol):
     def request_started(self, request: Request) -> None: ...
@@ -25,18 +27,6 @@ class RequestTracker(Protocol):
 
     @property
     def draining(self) -> bool: ...
-
-
-def write_json(request: Request, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-    """Answer a request directly (outside Klein) with a JSON body."""
-    payload = json.dumps(body).encode()
-    request.setResponseCode(status)
-    request.setHeader(b"Content-Type", b"application/json")
-    for name, value in (headers or {}).items():
-        request.setHeader(name.encode(), value.encode())
-    request.setHeader(b"Content-Length", str(len(payload)).encode())
-    request.write(payload)
-    request.finish()
 
 
 class LimitedRequest(Request):
@@ -106,7 +96,7 @@ class LimitedRequest(Request):
             self.channel.persistent = False
             self.setHeader(b"Connection", b"close")
         if self._too_large:
-            write_json(
+            finish_json(
                 self,
                 413,
                 {"detail": f"request body exceeds the size limit of {self._limit()} bytes"},

@@ -17,36 +17,13 @@ from klein import Klein
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Request
+from twisted.web.server import Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from sentry_daemon.errors import ApiError
-from sentry_daemon.site import write_json
+from sentry_daemon.responses import json_response
 
 log = Logger()
-
-CORS_EXPOSE = "X-Sentry-Error, X-Sentry-Direct-Hit, X-Hits, X-Max-Hits, Endpoint, Retry-After, Link"
-
-
-def json_response(
-    request: Request, status: int, body: Any, headers: dict[str, str] | None = None
-) -> bytes:
-    """Set status and headers on ``request`` and return the JSON bytes for Klein to write."""
-    return json_bytes_response(request, status, json.dumps(body, separators=(",", ":")).encode(), headers)
-
-
-def json_bytes_response(
-    request: Request, status: int, payload: bytes, headers: dict[str, str] | None = None
-) -> bytes:
-    """:func:`json_response` for a body already serialized (the hot ingest answer builds its own)."""
-    request.setResponseCode(status)
-    request.setHeader(b"Content-Type", b"application/json")
-    if headers:
-        for name, value in headers.items():
-            request.setHeader(name.encode(), value.encode())
-    request.setHeader(b"Content-Length", b"%d" % len(payload))
-    return payload
-
 
 def read_json_object(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 saying why it is not one."""
@@ -55,6 +32,8 @@ def read_json_object(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "JSON parse error - nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"JSON parse error - {exc}") from None
     if not isinstance(body, dict):
@@ -148,8 +127,7 @@ class Root(Resource):
             try:
                 unquote_to_bytes(path).decode("utf-8")
             except UnicodeDecodeError:
-                write_json(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
-                return NOT_DONE_YET
+                return json_response(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
         if path == b"/api/0" or path.startswith(b"/api/0/"):
             return self._api.render(request)
         if _INGEST_PATH.search(path):

@@ -77,6 +77,8 @@ async def test_create_project_bad_input(sentry):
     assert response.code == 400 and "detail" in body
     response, body = await request_json("POST", url, headers=AUTH, data=b"[1, 2]")
     assert response.code == 400 and "detail" in body
+    response, body = await request_json("POST", url, headers=AUTH, data=b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}")
+    assert response.code == 400 and "detail" in body
     response, body = await request_json("POST", url, headers=AUTH, json={})
     assert response.code == 400 and body == {"name": ["This field is required."]}
     response, body = await request_json(

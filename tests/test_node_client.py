@@ -34,20 +34,29 @@ import pytest_twisted
 import treq
 from twisted.internet.threads import deferToThread
 
-from conftest import AUTH, request_json
+from real_clients import (
+    BINARY,
+    HEX32,
+    TEXT,
+    assert_attachments_stored,
+    client_env,
+    events,
+    get,
+    issues,
+    items,
+    message_of,
+    run_client,
+    tag_pairs,
+)
 
 SDK_VERSION = "11.12.0"
 CLIENT = f"sentry.javascript.node/{SDK_VERSION}"
 SDK_SCRIPT = Path(__file__).parent / "clients" / "node_sdk.mjs"
-ISSUES = "/api/0/projects/parlel/hello-world/issues/"
 RELEASE = "myapp@1.0.0"
 ENVIRONMENT = "acceptance"
-HEX32 = re.compile(r"[0-9a-f]{32}")
 HEX16 = re.compile(r"[0-9a-f]{16}")
 GZIP_THRESHOLD = 32 * 1024  # the Node transport gzips bodies over 32 KiB
 
-BINARY = b"\n\nline two\r\n\x00\x01\x02\xff\xfe\x80\xc3( end\n\x00\xff\n"
-TEXT = "hello attachment \u00e9\nsecond line\n".encode()
 
 
 def _cache_dir() -> Path:
@@ -101,22 +110,7 @@ def node_sdk() -> NodeSDK:
 
 
 def _client_env(sdk: NodeSDK, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENTRY_", "NODE_")) and k.lower() not in (
-        "http_proxy", "https_proxy", "all_proxy")}
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env["SENTRY_NODE_DIR"] = str(sdk.root)
-    env.update(extra)
-    return env
-
-
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(args, env=env, capture_output=True, timeout=60, check=False)
-
-
-async def get(sentry: Any, path: str, **kwargs: Any) -> Any:
-    response, body = await request_json("GET", sentry.url + path, **kwargs)
-    assert response.code == 200, (path, response.code, body)
-    return body
+    return client_env("NODE_", SENTRY_NODE_DIR=str(sdk.root), **extra)
 
 
 async def envelopes(sentry: Any) -> list[dict[str, Any]]:
@@ -128,7 +122,7 @@ async def run_node(sentry: Any, sdk: NodeSDK, *scenarios: str, **env: str) -> di
     """Run the driver; fail unless it exited 0, every request got a 2xx, and the daemon stored
     exactly those envelopes, each in the shape the Node SDK sends it."""
     done = await deferToThread(
-        _run, [sdk.node, str(SDK_SCRIPT), sentry.dsn, *scenarios], _client_env(sdk, **env))
+        run_client, [sdk.node, str(SDK_SCRIPT), sentry.dsn, *scenarios], _client_env(sdk, **env))
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     result = json.loads(done.stdout.decode().strip().splitlines()[-1])
     assert result["flushed"] is True
@@ -150,32 +144,6 @@ async def run_node(sentry: Any, sdk: NodeSDK, *scenarios: str, **env: str) -> di
         for item in envelope["items"]:  # no length on JSON items; attachments carry one
             assert ("length" in item) == (item["type"] == "attachment"), item
     return result
-
-
-async def events(sentry: Any, query: str = "") -> dict[str, dict[str, Any]]:
-    body = await get(sentry, "/__parlel/events" + query)
-    assert body["count"] == len(body["events"])
-    return {e["event_id"]: e for e in body["events"]}
-
-
-async def items(sentry: Any, item_type: str) -> list[dict[str, Any]]:
-    body = await get(sentry, f"/__parlel/items?type={item_type}")
-    assert body["count"] == len(body["items"])
-    assert all(i["type"] == item_type for i in body["items"])
-    return body["items"]
-
-
-async def issues(sentry: Any, query: str = "") -> list[dict[str, Any]]:
-    return await get(sentry, ISSUES + query, headers=AUTH)
-
-
-def tag_pairs(event: dict[str, Any]) -> dict[str, str]:
-    tags = event.get("tags") or []
-    return dict(tags.items()) if isinstance(tags, dict) else {k: v for k, v in tags}
-
-
-def message_of(event: dict[str, Any]) -> str | None:
-    return (event.get("logentry") or {}).get("formatted")
 
 
 def attribute(entry: dict[str, Any], name: str) -> Any:
@@ -356,21 +324,8 @@ async def test_node_attachments_arrive_byte_for_byte(sentry, node_sdk, tmp_path)
     assert list(found) == [event_id]
     assert message_of(found[event_id]) == "event with attachments"
 
-    listed = await get(sentry, f"/__parlel/attachments?event_id={event_id}")
-    assert listed["count"] == 2
-    by_name = {a["filename"]: a for a in listed["attachments"]}
-    assert set(by_name) == {"note.txt", "data.bin"}
     # Node sends no content_type for the binary one; Relay's default applies.
-    for name, expected, content_type in (("note.txt", TEXT, "text/plain"),
-                                         ("data.bin", BINARY, "application/octet-stream")):
-        meta = by_name[name]
-        assert meta["event_id"] == event_id and meta["project"] == 1
-        assert meta["content_type"] == content_type and meta["size"] == len(expected)
-        assert meta["attachment_type"] == "event.attachment"
-        response = await treq.get(f"{sentry.url}/__parlel/attachments/{meta['id']}")
-        assert response.code == 200
-        assert await response.content() == expected
-        assert response.headers.getRawHeaders("content-type") == [content_type]
+    stored = await assert_attachments_stored(sentry, event_id)
 
     rows = {r["headers"]["filename"]: r for r in await items(sentry, "attachment")}
     assert rows["note.txt"]["headers"] == {"type": "attachment", "length": len(TEXT),
@@ -379,7 +334,7 @@ async def test_node_attachments_arrive_byte_for_byte(sentry, node_sdk, tmp_path)
                                            "filename": "data.bin"}
     (event_row,) = await items(sentry, "event")
     assert {r["envelope"] for r in rows.values()} == {event_row["envelope"]}
-    assert sorted(r["attachment"] for r in rows.values()) == sorted(by_name[n]["id"] for n in by_name)
+    assert sorted(r["attachment"] for r in rows.values()) == sorted(a["id"] for a in stored)
 
 
 @pytest_twisted.ensureDeferred

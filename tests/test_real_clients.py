@@ -11,7 +11,6 @@ request its transport made, the URL, ``Content-Encoding`` and the status the dae
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,80 +23,41 @@ import pytest_twisted
 import treq
 from twisted.internet.threads import deferToThread
 
-from conftest import AUTH, request_json
+from real_clients import (
+    BINARY,
+    HEX32,
+    TEXT,
+    assert_attachments_stored,
+    client_env,
+    events,
+    get,
+    issues,
+    items,
+    message_of,
+    run_client,
+    tag_pairs,
+)
 
 CLIENTS = Path(__file__).parent / "clients"
 SDK_SCRIPT = CLIENTS / "python_sdk.py"
 SENTRY_CLI = shutil.which("sentry-cli", path=str(Path(sys.executable).parent))
-ISSUES = "/api/0/projects/parlel/hello-world/issues/"
 RELEASE = "myapp@1.0.0"
 ENVIRONMENT = "acceptance"
-HEX32 = re.compile(r"[0-9a-f]{32}")
 
 needs_cli = pytest.mark.skipif(SENTRY_CLI is None, reason="sentry-cli is not installed next to python")
-
-# A binary attachment with every byte an envelope parser can trip on: newlines (the framing
-# separator), CR, NUL, and bytes that are not UTF-8.
-BINARY = b"\n\nline two\r\n\x00\x01\x02\xff\xfe\x80\xc3( end\n\x00\xff\n"
-TEXT = "hello attachment \u00e9\nsecond line\n".encode()
-
-
-def _client_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_") and k.lower() not in (
-        "http_proxy", "https_proxy", "all_proxy")}
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    env.update(extra)
-    return env
-
-
-def _run(args: list[str], env: dict[str, str], cwd: Path | None = None,
-         timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, timeout=timeout, check=False)
 
 
 async def run_sdk(dsn: str, *scenarios: str, compression: str = "default", **env: str) -> dict[str, Any]:
     """Run the SDK driver; fail unless it exited 0 and the daemon answered every request 200."""
     done = await deferToThread(
-        _run, [sys.executable, str(SDK_SCRIPT), dsn, *scenarios],
-        _client_env(SDK_COMPRESSION=compression, **env),
+        run_client, [sys.executable, str(SDK_SCRIPT), dsn, *scenarios],
+        client_env(SDK_COMPRESSION=compression, **env),
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     result = json.loads(done.stdout.decode().strip().splitlines()[-1])
     statuses = [(r["url"], r["status"]) for r in result["requests"]]
     assert result["requests"] and all(status == 200 for _, status in statuses), statuses
     return result
-
-
-async def get(sentry: Any, path: str, **kwargs: Any) -> Any:
-    response, body = await request_json("GET", sentry.url + path, **kwargs)
-    assert response.code == 200, (path, response.code, body)
-    return body
-
-
-async def events(sentry: Any, query: str = "") -> dict[str, dict[str, Any]]:
-    body = await get(sentry, "/__parlel/events" + query)
-    assert body["count"] == len(body["events"])
-    return {e["event_id"]: e for e in body["events"]}
-
-
-async def items(sentry: Any, item_type: str) -> list[dict[str, Any]]:
-    body = await get(sentry, f"/__parlel/items?type={item_type}")
-    assert body["count"] == len(body["items"])
-    assert all(i["type"] == item_type for i in body["items"])
-    return body["items"]
-
-
-async def issues(sentry: Any, query: str = "") -> list[dict[str, Any]]:
-    return await get(sentry, ISSUES + query, headers=AUTH)
-
-
-def tag_pairs(event: dict[str, Any]) -> dict[str, str]:
-    tags = event.get("tags") or []
-    return dict(tags.items()) if isinstance(tags, dict) else {k: v for k, v in tags}
-
-
-def message_of(event: dict[str, Any]) -> str | None:
-    return (event.get("logentry") or {}).get("formatted")
 
 
 # --- sentry-python ---------------------------------------------------------------------------
@@ -190,26 +150,13 @@ async def test_python_attachments_arrive_byte_for_byte(sentry, tmp_path):
     assert list(found) == [event_id]
     assert message_of(found[event_id]) == "event with attachments"
 
-    listed = await get(sentry, f"/__parlel/attachments?event_id={event_id}")
-    assert listed["count"] == 2
-    by_name = {a["filename"]: a for a in listed["attachments"]}
-    assert set(by_name) == {"note.txt", "data.bin"}
-    for name, expected, content_type in (("note.txt", TEXT, "text/plain"),
-                                         ("data.bin", BINARY, "application/octet-stream")):
-        meta = by_name[name]
-        assert meta["event_id"] == event_id and meta["project"] == 1
-        assert meta["content_type"] == content_type and meta["size"] == len(expected)
-        assert meta["attachment_type"] == "event.attachment"
-        response = await treq.get(f"{sentry.url}/__parlel/attachments/{meta['id']}")
-        assert response.code == 200
-        assert await response.content() == expected
-        assert response.headers.getRawHeaders("content-type") == [content_type]
+    stored = await assert_attachments_stored(sentry, event_id)
 
     # The attachment items rode in the same envelope as the event, and point at the stored bytes.
     rows = await items(sentry, "attachment")
     (event_row,) = await items(sentry, "event")
     assert {r["envelope"] for r in rows} == {event_row["envelope"]}
-    assert sorted(r["attachment"] for r in rows) == sorted(a["id"] for a in listed["attachments"])
+    assert sorted(r["attachment"] for r in rows) == sorted(a["id"] for a in stored)
     assert sorted(r["headers"]["length"] for r in rows) == sorted([len(TEXT), len(BINARY)])
 
 
@@ -333,7 +280,7 @@ async def test_python_dsn_with_path_prefix(sentry):
 
 
 async def run_cli(sentry: Any, home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = _client_env(
+    env = client_env(
         HOME=str(home),
         SENTRY_DSN=sentry.dsn,
         SENTRY_URL=sentry.url,
@@ -344,7 +291,7 @@ async def run_cli(sentry: Any, home: Path, *args: str, timeout: float = 60) -> s
         SENTRY_HTTP_MAX_RETRIES="0",
     )
     assert SENTRY_CLI is not None
-    return await deferToThread(_run, [SENTRY_CLI, *args], env, home, timeout)
+    return await deferToThread(run_client, [SENTRY_CLI, *args], env, home, timeout)
 
 
 def _output(done: subprocess.CompletedProcess) -> str:

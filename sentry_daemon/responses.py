@@ -1,0 +1,34 @@
+"""JSON answers, the one shape every route and every error leaves in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.web.server import Request
+
+
+def json_response(
+    request: Request, status: int, body: Any, headers: dict[str, str] | None = None
+) -> bytes:
+    """Set status and headers on ``request`` and return the JSON bytes for the caller to write."""
+    return json_bytes_response(request, status, json.dumps(body, separators=(",", ":")).encode(), headers)
+
+
+def json_bytes_response(
+    request: Request, status: int, payload: bytes, headers: dict[str, str] | None = None
+) -> bytes:
+    """:func:`json_response` for a body already serialized (the hot ingest answer builds its own)."""
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", b"application/json")
+    if headers:
+        for name, value in headers.items():
+            request.setHeader(name.encode(), value.encode())
+    request.setHeader(b"Content-Length", b"%d" % len(payload))
+    return payload
+
+
+def finish_json(request: Request, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    """Answer and finish a request that no resource renders (rejected before dispatch)."""
+    request.write(json_response(request, status, body, headers))
+    request.finish()
