@@ -77,9 +77,9 @@ class ControlRoutes:
                 "port": getattr(port, "port", None),
                 "protocol": "http",
                 "healthcheck": "/health",
-                "dsn": self.service.base_url_for(request).replace(
-                    "://", f"://{self.service.config.dsn_key}@", 1
-                ) + f"/{self.service.config.project_id}",
+                "dsn": serializers.dsn_url(
+                    self.service.base_url_for(request), self.service.config.project_id, self.service.config.dsn_key
+                ),
                 "ingest_auth": self.service.config.ingest_auth,
                 "requests_in_flight": self.service.in_flight() - 1,
                 "endpoints": ENDPOINTS,

@@ -139,10 +139,15 @@ def project_detail(p: Project, base_url: str, environments: list[str] | None = N
     }
 
 
-def dsn(key: ProjectKey, base_url: str, secret: bool = False) -> str:
+def dsn_url(base_url: str, project_id: int, public: str, secret: str | None = None) -> str:
+    """``http://<public>[:<secret>]@host:port/<project_id>`` for the daemon at ``base_url``."""
     parts = urlsplit(base_url)
-    auth = f"{key.public}:{key.secret}" if secret else key.public
-    return f"{parts.scheme}://{auth}@{parts.netloc}{parts.path.rstrip('/')}/{key.project.id}"
+    auth = f"{public}:{secret}" if secret else public
+    return f"{parts.scheme}://{auth}@{parts.netloc}{parts.path.rstrip('/')}/{project_id}"
+
+
+def dsn(key: ProjectKey, base_url: str, secret: bool = False) -> str:
+    return dsn_url(base_url, key.project.id, key.public, key.secret if secret else None)
 
 
 def project_key(key: ProjectKey, base_url: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from twisted.web.server import Request
 from zope.interface import implementer
 
-from sentry_daemon import __version__
+from sentry_daemon import __version__, serializers
 from sentry_daemon.api import ApiRoutes
 from sentry_daemon.control import ControlRoutes
 from sentry_daemon.ingest import IngestRoutes
@@ -156,7 +156,7 @@ class SentryService(MultiService):
 
     @property
     def dsn(self) -> str:
-        return f"{self.base_url}".replace("://", f"://{self.config.dsn_key}@", 1) + f"/{self.config.project_id}"
+        return serializers.dsn_url(self.base_url or "", self.config.project_id, self.config.dsn_key)
 
     # --- health and graceful stop ----------------------------------------------------------
 

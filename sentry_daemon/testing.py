@@ -18,6 +18,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
 
+from sentry_daemon import serializers
 from sentry_daemon.service import Config, SentryService
 from sentry_daemon.store import Store
 
@@ -38,7 +39,7 @@ class RunningSentry:
 
     def dsn_for(self, project_id: int, key: str | None = None) -> str:
         """A DSN for another project id (lenient ingest creates the project on first use)."""
-        return self.url.replace("://", f"://{key or self.service.config.dsn_key}@", 1) + f"/{project_id}"
+        return serializers.dsn_url(self.url, project_id, key or self.service.config.dsn_key)
 
     def stop(self) -> Deferred:
         return self.service.stopService()
