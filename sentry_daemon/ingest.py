@@ -88,10 +88,12 @@ class IngestRoutes:
         if not self_authenticated and self.config.ingest_auth == "strict":
             raise ApiError(401, "missing authorization information")
 
-    def _body(self, request: Request, allow_empty: bool = False) -> bytes:
+    def _body(self, request: Request, allow_empty: bool = False, limit: int | None = None) -> bytes:
+        """The request body with its ``Content-Encoding`` undone, capped at ``limit`` (default: an envelope's)."""
         raw = request.content.read() if request.content is not None else b""
         encoding = request.getHeader(b"content-encoding")
-        body = decode_body(raw, encoding.decode("latin-1") if encoding else None, self.limits.max_envelope_size)
+        body = decode_body(raw, encoding.decode("latin-1") if encoding else None,
+                           limit or self.limits.max_envelope_size)
         if not body and not allow_empty:
             raise ApiError(400, "empty request body")
         return body
@@ -242,12 +244,10 @@ class IngestRoutes:
         pid = self._project_id(project_id)
         auth = request_ingest_auth(request, path_key=sentry_key)
         self._require_auth(auth)
-        raw = request.content.read() if request.content is not None else b""
-        check_in: dict[str, Any] = {}
-        if request.method == b"POST" and raw.strip():
-            encoding = request.getHeader(b"content-encoding")
-            check_in = _json_object(decode_body(raw, encoding.decode("latin-1") if encoding else None,
-                                                self.limits.max_check_in_size))
+        body = b""
+        if request.method == b"POST":
+            body = self._body(request, allow_empty=True, limit=self.limits.max_check_in_size)
+        check_in: dict[str, Any] = _json_object(body) if body.strip() else {}
         for name in ("status", "check_in_id", "environment", "duration"):
             value = request.args.get(name.encode())
             if value and name not in check_in:
@@ -269,7 +269,7 @@ class IngestRoutes:
         else:
             check_in["check_in_id"] = uuid.uuid4().hex
         envelope = Envelope({}, [Item({"type": "check_in"}, json.dumps(check_in).encode())])
-        self._accept(request, "cron", pid, envelope, auth, raw)
+        self._accept(request, "cron", pid, envelope, auth, body)
         return json_response(request, 202, {"id": check_in["check_in_id"]})
 
     # --- CORS preflight --------------------------------------------------------------------
