@@ -6,18 +6,36 @@ The control API is what tests use to see what clients sent (every list is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from klein import Klein
 from twisted.web.server import Request
 
-from sentry_daemon import __version__, serializers
-from sentry_daemon.errors import ApiError, not_found
-from sentry_daemon.responses import json_response
-from sentry_daemon.web import install_error_handlers, query_arg, query_args
+from sentry_daemon import __version__
+from sentry_daemon.http.error_handlers import install_error_handlers
+from sentry_daemon.http.errors import ApiError, not_found
+from sentry_daemon.http.params import query_arg, query_args
+from sentry_daemon.http.responses import json_response
+from sentry_daemon.serializers import captured
+from sentry_daemon.serializers.dsn import dsn_url
+from sentry_daemon.store.store import Store
 
-if TYPE_CHECKING:
-    from sentry_daemon.service import SentryService
+
+class ControlledService(Protocol):
+    """What the control API needs of the service that owns it (``service.SentryService``)."""
+
+    store: Store
+    config: Any
+    address: Any
+
+    def base_url_for(self, request: Request) -> str: ...
+
+    def health(self) -> dict[str, str]: ...
+
+    def in_flight(self) -> int: ...
+
+    def reset(self) -> None: ...
+
 
 ENDPOINTS = [
     "POST /api/{project_id}/envelope/",
@@ -60,7 +78,7 @@ class ControlRoutes:
     app = Klein()
     install_error_handlers(app)
 
-    def __init__(self, service: "SentryService") -> None:
+    def __init__(self, service: ControlledService) -> None:
         self.service = service
         self.store = service.store
 
@@ -77,7 +95,7 @@ class ControlRoutes:
                 "port": getattr(port, "port", None),
                 "protocol": "http",
                 "healthcheck": "/health",
-                "dsn": serializers.dsn_url(
+                "dsn": dsn_url(
                     self.service.base_url_for(request), self.service.config.project_id, self.service.config.dsn_key
                 ),
                 "ingest_auth": self.service.config.ingest_auth,
@@ -99,7 +117,7 @@ class ControlRoutes:
     @app.route("/__parlel/events", methods=["GET"], strict_slashes=False)
     def events(self, request: Request) -> bytes:
         events = self.store.query_events(_int_arg(request, "project"), query_args(request, "type") or None)
-        return _listing(request, "events", [serializers.captured_event(e) for e in events])
+        return _listing(request, "events", [captured.captured_event(e) for e in events])
 
     @app.route("/__parlel/items", methods=["GET"], strict_slashes=False)
     def items(self, request: Request) -> bytes:
@@ -109,13 +127,13 @@ class ControlRoutes:
             i for i in self.store.items
             if (project is None or i.project.id == project) and (not types or i.type in types)
         ]
-        return _listing(request, "items", [serializers.captured_item(i) for i in items])
+        return _listing(request, "items", [captured.captured_item(i) for i in items])
 
     @app.route("/__parlel/envelopes", methods=["GET"], strict_slashes=False)
     def envelopes(self, request: Request) -> bytes:
         project = _int_arg(request, "project")
         envelopes = [e for e in self.store.envelopes.values() if project is None or e.project.id == project]
-        return _listing(request, "envelopes", [serializers.captured_envelope(e) for e in envelopes])
+        return _listing(request, "envelopes", [captured.captured_envelope(e) for e in envelopes])
 
     @app.route("/__parlel/envelopes/<int:envelope_id>/raw", methods=["GET"], strict_slashes=False)
     def envelope_raw(self, request: Request, envelope_id: int) -> bytes:
@@ -151,7 +169,7 @@ class ControlRoutes:
     def attachments(self, request: Request) -> bytes:
         event_id = query_arg(request, "event_id")
         found = [a for a in self.store.attachments.values() if event_id is None or a.event_id == event_id]
-        return _listing(request, "attachments", [serializers.captured_attachment(a) for a in found])
+        return _listing(request, "attachments", [captured.captured_attachment(a) for a in found])
 
     @app.route("/__parlel/attachments/<attachment_id>", methods=["GET"], strict_slashes=False)
     def attachment(self, request: Request, attachment_id: str) -> bytes:

@@ -19,14 +19,16 @@ from twisted.logger import Logger
 from twisted.web.server import Request
 from zope.interface import implementer
 
-from sentry_daemon import __version__, serializers
-from sentry_daemon.api import ApiRoutes
+from sentry_daemon import __version__
+from sentry_daemon.api.routes import ApiRoutes
 from sentry_daemon.control import ControlRoutes
-from sentry_daemon.ingest import IngestRoutes
-from sentry_daemon.limits import Limits
-from sentry_daemon.site import ConnectionTracker, SentrySite
-from sentry_daemon.store import Seed, Store
-from sentry_daemon.web import Root
+from sentry_daemon.http.dispatch import Root
+from sentry_daemon.http.site import ConnectionTracker, SentrySite
+from sentry_daemon.ingest.limits import Limits
+from sentry_daemon.ingest.routes import IngestRoutes
+from sentry_daemon.serializers.dsn import dsn_url
+from sentry_daemon.store.records import Seed
+from sentry_daemon.store.store import Store
 
 DEFAULT_PORT = 4773
 FREEZE_EVERY = 1000
@@ -156,7 +158,7 @@ class SentryService(MultiService):
 
     @property
     def dsn(self) -> str:
-        return serializers.dsn_url(self.base_url or "", self.config.project_id, self.config.dsn_key)
+        return dsn_url(self.base_url or "", self.config.project_id, self.config.dsn_key)
 
     # --- health and graceful stop ----------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 from twisted.application.service import IService
 from twisted.python import usage
 
-from sentry_daemon.limits import Limits
+from sentry_daemon.ingest.limits import Limits
 
 _SLUG = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,49}$")
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
 
-from sentry_daemon import serializers
+from sentry_daemon.serializers.dsn import dsn_url
 from sentry_daemon.service import Config, SentryService
-from sentry_daemon.store import Store
+from sentry_daemon.store.store import Store
 
 
 @dataclass
@@ -39,7 +39,7 @@ class RunningSentry:
 
     def dsn_for(self, project_id: int, key: str | None = None) -> str:
         """A DSN for another project id (lenient ingest creates the project on first use)."""
-        return serializers.dsn_url(self.url, project_id, key or self.service.config.dsn_key)
+        return dsn_url(self.url, project_id, key or self.service.config.dsn_key)
 
     def stop(self) -> Deferred:
         return self.service.stopService()

@@ -15,8 +15,8 @@ import brotli
 import pytest
 import zstandard
 
-from sentry_daemon.encoding import decode_body, decode_store_body
-from sentry_daemon.errors import ApiError
+from sentry_daemon.ingest.encoding import decode_body, decode_store_body
+from sentry_daemon.http.errors import ApiError
 
 PAYLOAD = b"".join(
     b'{"event_id":"%032x","message":"line %d","extra":{"n":%d}}\n' % (i, i, i * i) for i in range(3000)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sentry_daemon.envelope import (
+from sentry_daemon.ingest.envelope import (
     _ENVELOPE_ACCEPTS,
     _ENVELOPE_FIELDS,
     _ENVELOPE_SCHEMA,
@@ -29,7 +29,7 @@ from sentry_daemon.envelope import (
     parse_envelope,
     serialize_envelope,
 )
-from sentry_daemon.errors import ApiError
+from sentry_daemon.http.errors import ApiError
 
 EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"
 DSN = "https://e12d836b15bb49d7bbf99e64295d995b:@sentry.io/42"

@@ -30,7 +30,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 
 from conftest import AUTH, request_json
-from sentry_daemon.limits import Limits
+from sentry_daemon.ingest.limits import Limits
 from sentry_daemon.testing import start_sentry
 
 EID = "9ec79c33ec9942ab8353589fcb2e04dc"

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from sentry_daemon.envelope import Envelope, Item, parse_envelope, serialize_envelope
-from sentry_daemon.errors import ApiError
-from sentry_daemon.limits import KIB, MIB, Limits, check_envelope_limits
+from sentry_daemon.ingest.envelope import Envelope, Item, parse_envelope, serialize_envelope
+from sentry_daemon.http.errors import ApiError
+from sentry_daemon.ingest.limits import KIB, MIB, Limits, check_envelope_limits
 
 LOG_CT = "application/vnd.sentry.items.log+json"
 METRIC_CT = "application/vnd.sentry.items.trace-metric+json"

@@ -34,3 +34,16 @@ def test_manifest_matches_defaults(monkeypatch):
 def test_manifest_records_a_measured_startup_time():
     assert isinstance(MANIFEST["startup_time_ms"], int)
     assert 0 < MANIFEST["startup_time_ms"] < 10_000
+
+
+def test_every_subpackage_is_installed():
+    """``pyproject.toml`` lists the packages by name: a new folder missing there would not install."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(root).parts)
+        for init in (root / "sentry_daemon").rglob("__init__.py")
+    }
+    assert found <= listed, sorted(found - listed)

@@ -14,8 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sentry_daemon import grouping, normalize
-from sentry_daemon.normalize import normalize_event
+from sentry_daemon import event_data
+from sentry_daemon.grouping import hashing, titles
+from sentry_daemon.ingest import normalize
+from sentry_daemon.ingest.normalize import normalize_event
 from sentry_daemon.timestamps import isoformat, parse_timestamp
 
 
@@ -186,7 +188,7 @@ def test_python_capture_message():
     assert event["user"] == {"id": "42", "email": "jane@example.com"}
     assert event["received"] == RECEIVED
     assert "errors" not in event
-    assert grouping.describe(event).title == "hello from python sdk"
+    assert titles.describe(event).title == "hello from python sdk"
 
 
 def test_python_exception_event():
@@ -195,7 +197,7 @@ def test_python_exception_event():
     assert "module" not in exc
     assert [frame["function"] for frame in exc["stacktrace"]["frames"]] == ["<module>", "outer", "inner"]
     assert (event["type"], event["level"]) == ("error", "error")
-    description = grouping.describe(event)
+    description = titles.describe(event)
     assert description.title == "KeyError: 'missing-key'"
     assert description.culprit == "__main__ in inner"
 
@@ -213,7 +215,7 @@ def test_node_message_event():
     assert event["contexts"]["cloud_resource"] == {"type": "cloud_resource"}
     assert "user" not in event
     # A synthetic exception has no type in Sentry's metadata: the title is the crash frame's function.
-    assert grouping.describe(event).title == "main"
+    assert titles.describe(event).title == "main"
 
 
 def test_sentry_cli_send_event():
@@ -876,9 +878,9 @@ def test_any_json_object_normalizes(data, item_type, envelope_id, client_ip, sdk
     for crumb in event.get("breadcrumbs", {}).get("values", ()):
         assert type(crumb.get("timestamp", 0.0)) is float
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in event.get("tags", ()))
-    grouping.group_hash(event)
-    grouping.describe(event)
-    grouping.user_identity(event)
+    hashing.group_hash(event)
+    titles.describe(event)
+    event_data.user_identity(event)
     json.dumps(event)
 
 

@@ -190,7 +190,7 @@ def _tracked_connection(tracker: _CountingTracker) -> tuple[object, object]:
     from twisted.internet.testing import StringTransport
     from twisted.web.resource import Resource
 
-    from sentry_daemon.site import SentrySite
+    from sentry_daemon.http.site import SentrySite
 
     class Answer(Resource):
         isLeaf = True

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from sentry_daemon.errors import ApiError
-from sentry_daemon.store import Issue
+from sentry_daemon.http.errors import ApiError
+from sentry_daemon.store.records import Issue
 
 DEFAULT_QUERY = "is:unresolved"
 _STATUS_ALIASES = {

@@ -14,16 +14,26 @@ from typing import Any, Callable
 from klein import Klein
 from twisted.web.server import Request
 
-from sentry_daemon.auth import IngestAuth, authorize_ingest, parse_dsn, request_ingest_auth
-from sentry_daemon.encoding import decode_body, decode_store_body
-from sentry_daemon.envelope import Envelope, Item, normalize_event_id, parse_envelope
-from sentry_daemon.errors import ApiError
-from sentry_daemon.limits import check_envelope_limits
-from sentry_daemon.multipart import parse_multipart
-from sentry_daemon.process import Context, process_envelope
-from sentry_daemon.store import Store
-from sentry_daemon.responses import json_bytes_response, json_response
-from sentry_daemon.web import install_error_handlers
+from sentry_daemon.http.error_handlers import install_error_handlers
+from sentry_daemon.http.errors import ApiError
+from sentry_daemon.http.responses import json_bytes_response, json_response
+from sentry_daemon.ingest.auth import (
+    IngestAuth,
+    authorize_ingest,
+    parse_dsn,
+    request_ingest_auth,
+)
+from sentry_daemon.ingest.encoding import decode_body, decode_store_body
+from sentry_daemon.ingest.envelope import (
+    Envelope,
+    Item,
+    normalize_event_id,
+    parse_envelope,
+)
+from sentry_daemon.ingest.limits import check_envelope_limits
+from sentry_daemon.ingest.multipart import parse_multipart
+from sentry_daemon.ingest.process import Context, process_envelope
+from sentry_daemon.store.store import Store
 
 ALLOW_HEADERS = (
     "x-sentry-auth, x-requested-with, origin, accept, content-type, authorization, content-encoding, "

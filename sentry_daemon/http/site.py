@@ -13,11 +13,11 @@ from typing import Any, Callable, Protocol
 
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
-from twisted.web.resource import IResource
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
+from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
-from sentry_daemon.responses import finish_json
+from sentry_daemon.http.responses import finish_json
 
 
 class RequestTracker(Protocol):
@@ -154,7 +154,6 @@ class SentrySite(Site):
                 uri=request.uri.decode("ascii", "replace"),
                 code=request.code,
             )
-
 
 
 class ConnectionTracker(WrappingFactory):

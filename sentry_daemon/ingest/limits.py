@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from sentry_daemon.envelope import Envelope, Item
-from sentry_daemon.errors import ApiError
+from sentry_daemon.http.errors import ApiError
+from sentry_daemon.ingest.envelope import Envelope, Item
 
 __all__ = ["Limits", "check_envelope_limits", "overflow_error"]
 

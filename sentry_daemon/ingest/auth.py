@@ -1,4 +1,4 @@
-"""Who is asking: ingest keys (Relay's rules, SENTRY-PROTOCOL §1.4) and web-API bearer tokens (§7.1)."""
+"""Who is sending: ingest keys and DSNs, by Relay's rules (SENTRY-PROTOCOL §1.4)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from twisted.web.server import Request
 
-from sentry_daemon.errors import ApiError
-from sentry_daemon.store import Project, Store
+from sentry_daemon.http.errors import ApiError
+from sentry_daemon.store.records import Project
+from sentry_daemon.store.store import Store
 
 IngestMode = Literal["lenient", "strict"]
 MAX_PROTOCOL_VERSION = 7
@@ -120,23 +121,3 @@ def authorize_ingest(store: Store, mode: IngestMode, project_id: int, auth: Inge
     if key is None or not key.is_active or key.project.id != project_id:
         raise ApiError(403, "event submission rejected with_reason: ProjectId")
     return key.project
-
-
-def require_token(store: Store, request: Request) -> str:
-    """The bearer token of a web-API request, or DRF's 401."""
-    header = request.getHeader(b"authorization")
-    if not header:
-        raise ApiError(
-            401,
-            "Authentication credentials were not provided.",
-            headers={"WWW-Authenticate": 'xBasic realm="api"'},
-        )
-    scheme, _, token = header.decode("utf-8", "replace").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "Invalid token header. No credentials provided.")
-    token = token.strip()
-    if " " in token:
-        raise ApiError(401, "Invalid token header. Token string should not contain spaces.")
-    if not store.token_valid(token):
-        raise ApiError(401, "Invalid token")
-    return token

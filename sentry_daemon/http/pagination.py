@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from twisted.web.server import Request
 
-from sentry_daemon.errors import ApiError
+from sentry_daemon.http.errors import ApiError
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 import brotli
 import zstandard
 
-from sentry_daemon.errors import ApiError
+from sentry_daemon.http.errors import ApiError
 
 SUPPORTED = ("gzip", "x-gzip", "deflate", "br", "zstd")
 

@@ -1,62 +1,19 @@
-"""Which issue an event belongs to, and how that issue is titled.
-
-For now one issue per distinct (fingerprint | exception type + value | message); Sentry's real
-stacktrace grouping replaces ``group_hash`` later, and nothing else needs to change.
-Titles, culprits and metadata follow Sentry's ``eventtypes`` rules (SENTRY-PROTOCOL §6.2).
-"""
+"""How an issue is titled: title, culprit and metadata, by Sentry's ``eventtypes`` rules
+(SENTRY-PROTOCOL §6.2)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_daemon.timestamps import parse_timestamp
+from sentry_daemon.event_data import FIND_MAIN_EXCEPTION, main_exception, message_text
 
 TITLE_LIMIT = 100
 CULPRIT_LIMIT = 200
 
-_FIND: Any = object()
-"""Default of the ``exc`` parameters: look the main exception up (callers that have it pass it)."""
-
 
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def exceptions(data: dict[str, Any]) -> list[dict[str, Any]]:
-    values = (data.get("exception") or {}).get("values") or []
-    return [v for v in values if isinstance(v, dict)]
-
-
-def main_exception(data: dict[str, Any]) -> dict[str, Any] | None:
-    values = exceptions(data)
-    main_id = data.get("main_exception_id")
-    if main_id is not None:
-        for value in values:
-            if (value.get("mechanism") or {}).get("exception_id") == main_id:
-                return value
-    return values[-1] if values else None
-
-
-def message_text(data: dict[str, Any]) -> str:
-    logentry = data.get("logentry") or {}
-    return str(logentry.get("formatted") or logentry.get("message") or "")
-
-
-def group_hash(data: dict[str, Any], exc: dict[str, Any] | None = _FIND) -> str:
-    """md5 of what identifies the event's issue (the event's own fingerprint wins)."""
-    fingerprint = data.get("fingerprint")
-    if isinstance(fingerprint, list) and fingerprint and fingerprint != ["{{ default }}"]:
-        parts = ["fingerprint", *map(str, fingerprint)]
-    else:
-        if exc is _FIND:
-            exc = main_exception(data)
-        if exc is not None:
-            parts = ["exception", str(exc.get("type") or ""), str(exc.get("value") or "")]
-        else:
-            parts = ["message", message_text(data)]
-    return hashlib.md5("\x00".join(parts).encode("utf-8", "replace")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +41,12 @@ def _crash_frame(frames: list[dict[str, Any]]) -> dict[str, Any] | None:
     return last_usable
 
 
-def culprit(data: dict[str, Any], exc: dict[str, Any] | None = _FIND,
+def culprit(data: dict[str, Any], exc: dict[str, Any] | None = FIND_MAIN_EXCEPTION,
             frames: list[dict[str, Any]] | None = None) -> str:
     """Where the event happened; ``exc`` and ``frames`` (``_frames(exc, data)``) spare :func:`describe` a second scan."""
     if data.get("transaction"):
         return truncate(str(data["transaction"]), CULPRIT_LIMIT)
-    if exc is _FIND:
+    if exc is FIND_MAIN_EXCEPTION:
         exc = main_exception(data)
     if exc and (exc.get("mechanism") or {}).get("synthetic"):
         return ""
@@ -110,9 +67,9 @@ def culprit(data: dict[str, Any], exc: dict[str, Any] | None = _FIND,
     return truncate(text, CULPRIT_LIMIT)
 
 
-def describe(data: dict[str, Any], exc: dict[str, Any] | None = _FIND) -> Description:
+def describe(data: dict[str, Any], exc: dict[str, Any] | None = FIND_MAIN_EXCEPTION) -> Description:
     """Title, culprit, metadata and issue type as Sentry derives them from an event."""
-    if exc is _FIND:
+    if exc is FIND_MAIN_EXCEPTION:
         exc = main_exception(data)
     if exc is not None:
         synthetic = bool((exc.get("mechanism") or {}).get("synthetic"))
@@ -144,21 +101,3 @@ def describe(data: dict[str, Any], exc: dict[str, Any] | None = _FIND) -> Descri
     return Description(metadata["title"] or "<untitled>", culprit(data, None), metadata, "default")
 
 
-def event_time(data: dict[str, Any], fallback: float) -> float:
-    """The event's time; normalized events hold a float, which needs no parsing."""
-    value = data.get("timestamp")
-    if type(value) is float:
-        return value
-    parsed = parse_timestamp(value)
-    return fallback if parsed is None else parsed
-
-
-def user_identity(data: dict[str, Any]) -> str | None:
-    """The tag Sentry counts users by: id, then username, email, ip."""
-    user = data.get("user")
-    if not isinstance(user, dict):
-        return None
-    for key in ("id", "username", "email", "ip_address"):
-        if user.get(key):
-            return f"{key}:{user[key]}"
-    return None

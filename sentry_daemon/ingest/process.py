@@ -13,9 +13,15 @@ from typing import Any
 
 import orjson
 
-from sentry_daemon.envelope import ContainerError, Envelope, Item, container_items
-from sentry_daemon.normalize import normalize_event
-from sentry_daemon.store import EnvelopeRecord, Project, Store
+from sentry_daemon.ingest.envelope import (
+    ContainerError,
+    Envelope,
+    Item,
+    container_items,
+)
+from sentry_daemon.ingest.normalize import normalize_event
+from sentry_daemon.store.records import EnvelopeRecord, Project
+from sentry_daemon.store.store import Store
 
 EVENT_ITEMS = {"event", "transaction", "feedback"}
 JSON_ITEMS = EVENT_ITEMS | {

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sentry_daemon.errors import ApiError
+from sentry_daemon.http.errors import ApiError
 
 __all__ = [
     "CONTAINER_CONTENT_TYPES",

@@ -12,7 +12,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 
-from sentry_daemon.errors import ApiError
+from sentry_daemon.http.errors import ApiError
 
 
 @dataclass(frozen=True)

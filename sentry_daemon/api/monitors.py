@@ -1,0 +1,20 @@
+"""Cron monitors, created by the first check-in of each slug (``sentry-cli monitors list``)."""
+
+from __future__ import annotations
+
+from twisted.web.server import Request
+
+from sentry_daemon.api.app import ApiContext, app
+from sentry_daemon.http.pagination import paginate
+from sentry_daemon.http.responses import json_response
+from sentry_daemon.serializers import monitors
+
+
+@app.route("/api/0/organizations/<org>/monitors/", methods=["GET"], strict_slashes=False)
+def org_monitors(api: ApiContext, request: Request, org: str) -> bytes:
+    found = api.org(request, org)
+    rows = sorted(
+        (m for m in api.store.monitors.values() if m.project.organization is found), key=lambda m: m.slug
+    )
+    page, headers = paginate(request, rows, api.base_url(request))
+    return json_response(request, 200, [monitors.monitor(m) for m in page], headers)

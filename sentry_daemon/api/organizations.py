@@ -1,0 +1,32 @@
+"""Organizations: the list and one organization with its projects and teams."""
+
+from __future__ import annotations
+
+from twisted.web.server import Request
+
+from sentry_daemon.api.app import ApiContext, app
+from sentry_daemon.api.auth import require_token
+from sentry_daemon.http.pagination import paginate
+from sentry_daemon.http.responses import json_response
+from sentry_daemon.serializers import organizations, projects, teams
+
+
+@app.route("/api/0/organizations/", methods=["GET"], strict_slashes=False)
+def organization_list(api: ApiContext, request: Request) -> bytes:
+    require_token(api.store, request)
+    base = api.base_url(request)
+    orgs = sorted(api.store.organizations.values(), key=lambda o: o.slug)
+    page, headers = paginate(request, orgs, base)
+    return json_response(request, 200, [organizations.organization(o, base) for o in page], headers)
+
+
+@app.route("/api/0/organizations/<org>/", methods=["GET"], strict_slashes=False)
+def organization_detail(api: ApiContext, request: Request, org: str) -> bytes:
+    found = api.org(request, org)
+    base = api.base_url(request)
+    body = organizations.organization(found, base)
+    body["projects"] = [projects.project(p) for p in api.store.org_projects(found)]
+    body["teams"] = [teams.team(t) for t in api.store.teams.values() if t.organization is found]
+    body["access"] = ["org:read", "org:write", "project:read", "project:write", "team:read"]
+    body["role"] = body["orgRole"] = "owner"
+    return json_response(request, 200, body)

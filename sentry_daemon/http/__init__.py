@@ -1,0 +1,1 @@
+"""HTTP in and out: the site and its body cap, dispatch, JSON answers and errors, pagination."""

@@ -1,0 +1,78 @@
+"""The root resource: dispatches each request by path to the route group that owns it.
+
+Three route groups, each an instance-bound Klein app that only parses, calls the store and
+serializes: ``ingest`` (what SDKs send), ``api`` (``/api/0/``, the web API) and ``control``
+(``/``, ``/health``, ``/__parlel/...``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+from urllib.parse import unquote_to_bytes
+
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import Request
+
+from sentry_daemon.http.errors import ApiError
+from sentry_daemon.http.responses import json_response
+
+log = Logger()
+
+_INGEST_PATH = re.compile(rb"(?:^|/)api/[^/]+/")
+
+
+DirectHandler = Callable[[Request, str], bytes]
+
+
+def render_direct(request: Request, handler: DirectHandler, argument: str) -> bytes:
+    """Run a handler outside Klein with the same error answers ``install_error_handlers`` gives."""
+    try:
+        return handler(request, argument)
+    except ApiError as error:
+        return json_response(request, error.status, error.body(), error.headers)
+    except Exception:
+        log.failure("unhandled error answering {uri}", uri=request.uri)
+        return json_response(request, 500, {"detail": "Internal Error"})
+
+
+class Root(Resource):
+    """Dispatches each request, whole path intact, to the route group that owns it.
+
+    ``direct`` routes (the SDKs' ``POST .../envelope/`` and ``.../store/``) skip Klein's werkzeug
+    matching, which costs as much as the rest of the request; their Klein routes stay registered
+    for every other method (``OPTIONS``, the 405 answers).
+    """
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        api: Resource,
+        ingest: Resource,
+        control: Resource,
+        direct: list[tuple[re.Pattern[bytes], bytes, DirectHandler]] | None = None,
+    ) -> None:
+        super().__init__()
+        self._api = api
+        self._ingest = ingest
+        self._control = control
+        self._direct = direct or []
+
+    def render(self, request: Request) -> bytes | int:
+        path = request.path
+        if b"%" in path or not path.isascii():
+            try:
+                unquote_to_bytes(path).decode("utf-8")
+            except UnicodeDecodeError:
+                return json_response(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
+        if path == b"/api/0" or path.startswith(b"/api/0/"):
+            return self._api.render(request)
+        if _INGEST_PATH.search(path):
+            for pattern, method, handler in self._direct:
+                match = pattern.match(path)
+                if match and request.method == method:
+                    return render_direct(request, handler, match.group(1).decode())
+            return self._ingest.render(request)
+        return self._control.render(request)

@@ -1,0 +1,35 @@
+"""Reading a web request: its query arguments and its JSON body, with Sentry's 400 answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.web.server import Request
+
+from sentry_daemon.http.errors import ApiError
+
+
+def read_json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 saying why it is not one."""
+    raw = request.content.read() if request.content is not None else b""
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, "JSON parse error - nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, f"JSON parse error - {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Invalid data. Expected a dictionary, but got %s." % type(body).__name__)
+    return body
+
+
+def query_arg(request: Request, name: str, default: str | None = None) -> str | None:
+    values = request.args.get(name.encode())
+    return values[0].decode("utf-8", "replace") if values else default
+
+
+def query_args(request: Request, name: str) -> list[str]:
+    return [v.decode("utf-8", "replace") for v in request.args.get(name.encode(), [])]

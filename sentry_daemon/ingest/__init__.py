@@ -1,0 +1,1 @@
+"""What SDKs send, from request to stored state: auth, decoding, envelopes, limits, normalization."""

@@ -1,0 +1,1 @@
+"""Sentry's issue search syntax: parsing a query and matching issues against it."""

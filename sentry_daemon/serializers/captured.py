@@ -1,0 +1,68 @@
+"""What the control API shows of what clients sent: events, envelopes, items, attachments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentry_daemon.store.records import Attachment, EnvelopeRecord, Event, ItemRecord
+from sentry_daemon.timestamps import isoformat
+
+
+def captured_event(e: Event) -> dict[str, Any]:
+    """An event as the control API shows it: the normalized payload plus where it went."""
+    return {
+        **e.data,
+        "event_id": e.event_id,
+        "type": e.type,
+        "project": e.project.id,
+        "group_id": e.group_id,
+        "received": e.data.get("received", e.received),
+    }
+
+
+def captured_envelope(e: EnvelopeRecord) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "project": e.project.id,
+        "endpoint": e.endpoint,
+        "received": isoformat(e.received),
+        "client": e.client,
+        "auth": e.auth_source,
+        "remote_addr": e.remote_addr,
+        "content_type": e.content_type,
+        "content_encoding": e.content_encoding,
+        "size": len(e.raw),
+        "headers": e.headers,
+        "items": e.item_headers,
+    }
+
+
+def captured_item(i: ItemRecord) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": i.id,
+        "envelope": i.envelope_id,
+        "project": i.project.id,
+        "type": i.type,
+        "headers": i.headers,
+        "payload": i.payload,
+        "size": i.size,
+        "received": isoformat(i.received),
+    }
+    if i.error is not None:
+        body["error"] = i.error
+    if i.attachment_id is not None:
+        body["attachment"] = i.attachment_id
+    return body
+
+
+def captured_attachment(a: Attachment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "project": a.project.id,
+        "event_id": a.event_id,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "attachment_type": a.attachment_type,
+        "size": len(a.data),
+        "dateCreated": isoformat(a.date_created),
+    }

@@ -1,0 +1,1 @@
+"""All state: the record types and the one store that holds them."""
