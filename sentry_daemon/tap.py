@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from twisted.application.service import IService
+from twisted.internet import endpoints
 from twisted.python import usage
 
 from sentry_daemon.ingest.limits import Limits
@@ -27,6 +28,12 @@ def port_description(value: str) -> str:
             f"--port {value!r}: give a port number or a strports description such as "
             "tcp:4773:interface=127.0.0.1, unix:/path or systemd:domain=INET:name=sentryfake"
         )
+    try:
+        # Builds the endpoint only (nothing listens, no reactor is needed), so every mistake the
+        # strports parser finds is reported here, as a usage error, with its own message.
+        endpoints.serverFromString(None, value)
+    except Exception as exc:
+        raise usage.UsageError(f"--port {value!r}: {exc}") from None
     return value
 
 

@@ -199,3 +199,15 @@ async def test_monitors_come_from_check_ins(sentry):
     assert [(m["slug"], m["name"], m["status"]) for m in monitors] == [("nightly", "nightly", "active")]
     assert monitors[0]["project"]["slug"] == "hello-world"
     assert monitors[0]["environments"][0]["status"] == "ok"
+
+
+@pytest_twisted.ensureDeferred
+async def test_options_answers_allowed_methods_without_a_body(sentry):
+    """``OPTIONS`` on a web-API or control route is a 200 naming the methods, with no ``text/html``."""
+    for path in ("/api/0/organizations/", "/api/0/projects/parlel/hello-world/issues/", "/__parlel/events"):
+        response, body = await request_json("OPTIONS", sentry.url + path)
+        assert response.code == 200, path
+        assert body is None
+        assert response.headers.getRawHeaders("content-type") is None
+        allowed = {m.strip() for m in response.headers.getRawHeaders("allow")[0].split(",")}
+        assert {"GET", "OPTIONS"} <= allowed, path

@@ -985,6 +985,9 @@ async def test_cors_preflight_and_headers(sentry):
             assert "POST" in methods
             allowed = {h.strip().lower() for h in headers.getRawHeaders("access-control-allow-headers")[0].split(",")}
             assert {"x-sentry-auth", "content-type", "content-encoding", "authorization"} <= allowed
+            # An empty answer has no content type (Twisted's default would be text/html).
+            assert headers.getRawHeaders("content-type") is None, route
+            assert response.length == 0
     response, _ = await post(f"{sentry.url}/api/1/envelope/", event_envelope("cors"),
                              {"Origin": "https://app.example.com"})
     assert response.code == 200

@@ -42,8 +42,12 @@ def test_defaults(monkeypatch):
 
 def test_strports_and_tokens(monkeypatch):
     monkeypatch.delenv("SENTRY_AUTH_TOKEN", raising=False)
-    for port in ("tcp:0:interface=127.0.0.1", "systemd:domain=INET:name=sentryfake", "unix:/tmp/s.sock"):
+    for port in ("tcp:0:interface=127.0.0.1", "unix:/tmp/s.sock", "tcp6:0:interface=\\:\\:1"):
         assert parse("--port", port)["port"] == port
+    # A systemd description is checked against what systemd handed over (nothing, here):
+    # tests/test_systemd_units.py starts the daemon with the socket really inherited.
+    with pytest.raises(usage.UsageError, match="sentryfake"):
+        parse("--port", "systemd:domain=INET:name=sentryfake")
     assert parse("--token", "a", "--token", "b")["tokens"] == ["a", "b"]
 
 
@@ -78,6 +82,22 @@ def test_bad_values_are_usage_errors(args):
         parse(*args)
 
 
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        ("nosuchendpoint:x=y", "Unknown endpoint type: 'nosuchendpoint'"),
+        ("tcp:notaport", "invalid literal for int()"),
+        ("tcp:4773:bogus=1", "unexpected keyword argument 'bogus'"),
+        ("systemd:domain=INET", "Specify exactly one of descriptor index or name"),
+    ],
+)
+def test_bad_strports_description_is_a_usage_error_with_the_parsers_message(port, message):
+    with pytest.raises(usage.UsageError) as caught:
+        parse("--port", port)
+    assert str(caught.value).startswith(f"--port {port!r}: ")
+    assert message in str(caught.value)
+
+
 def test_make_service_only_wires():
     options = parse("--port", "tcp:0:interface=127.0.0.1", "--org", "acme", "--project", "web")
     service = makeService(options, reactor=MemoryReactorClock())
@@ -94,7 +114,9 @@ def test_twistd_help_lists_and_documents_the_plugin():
     for option in ("--port", "--token", "--org", "--project", "--project-id", "--dsn-key", "--ingest-auth",
                    "--max-body", "--drain-timeout", "--log-requests"):
         assert option in help_text.stdout, option
-    bad = subprocess.run([TWISTD, "-n", "sentryfake", "--port", "nonsense"], capture_output=True, text=True,
-                         timeout=60)
-    assert bad.returncode != 0
-    assert "--port" in bad.stdout + bad.stderr
+    for port in ("nonsense", "nosuchendpoint:x=y"):
+        bad = subprocess.run([TWISTD, "-n", "sentryfake", "--port", port], capture_output=True, text=True,
+                             timeout=60)
+        assert bad.returncode != 0
+        output = bad.stdout + bad.stderr
+        assert "--port" in output and "Traceback" not in output, output

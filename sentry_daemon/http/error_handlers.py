@@ -15,7 +15,7 @@ from twisted.web.server import Request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from sentry_daemon.http.errors import ApiError
-from sentry_daemon.http.responses import json_response
+from sentry_daemon.http.responses import empty_response, json_response
 
 log = Logger()
 
@@ -31,6 +31,8 @@ def install_error_handlers(app: Klein) -> None:
     @app.handle_errors(MethodNotAllowed)
     def method_not_allowed(_instance: Any, request: Request, failure: Failure) -> bytes:
         allowed = sorted(set(failure.value.valid_methods or []) | {"OPTIONS"})
+        if request.method == b"OPTIONS":
+            return empty_response(request, 200, {"Allow": ", ".join(allowed)})
         method = request.method.decode("ascii", "replace")
         return json_response(
             request, 405, {"detail": f'Method "{method}" not allowed.'}, {"Allow": ", ".join(allowed)}

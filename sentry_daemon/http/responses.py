@@ -28,6 +28,17 @@ def json_bytes_response(
     return payload
 
 
+def empty_response(request: Request, status: int, headers: dict[str, str] | None = None) -> bytes:
+    """An answer with no body, and so no content type (Twisted would default to ``text/html``)."""
+    request.setResponseCode(status)
+    request.defaultContentType = None
+    if headers:
+        for name, value in headers.items():
+            request.setHeader(name.encode(), value.encode())
+    request.setHeader(b"Content-Length", b"0")
+    return b""
+
+
 def finish_json(request: Request, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
     """Answer and finish a request that no resource renders (rejected before dispatch)."""
     request.write(json_response(request, status, body, headers))

@@ -16,7 +16,7 @@ from twisted.web.server import Request
 
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError
-from sentry_daemon.http.responses import json_bytes_response, json_response
+from sentry_daemon.http.responses import empty_response, json_bytes_response, json_response
 from sentry_daemon.ingest.auth import (
     IngestAuth,
     authorize_ingest,
@@ -287,13 +287,13 @@ class IngestRoutes:
     @route(app, ("envelope/", "store/", "security/", "csp-report/", "minidump/",
                  "cron/<monitor_slug>/<sentry_key>/", "cron/<monitor_slug>/"), ["OPTIONS"])
     def preflight(self, request: Request, project_id: str, _prefix: str = "", **_: str) -> bytes:
-        request.setResponseCode(200)
-        request.setHeader(b"Access-Control-Allow-Origin", b"*")
-        request.setHeader(b"Access-Control-Allow-Methods", b"GET, POST")
-        request.setHeader(b"Access-Control-Allow-Headers", ALLOW_HEADERS.encode())
-        request.setHeader(b"Access-Control-Expose-Headers", _EXPOSE_HEADERS)
-        request.setHeader(b"Access-Control-Max-Age", b"3600")
-        return b""
+        return empty_response(request, 200, {
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": ALLOW_HEADERS,
+            "Access-Control-Expose-Headers": EXPOSE_HEADERS,
+            "Access-Control-Max-Age": "3600",
+        })
 
 
 def _header(request: Request, name: bytes) -> str | None:
