@@ -18,6 +18,7 @@ from sentry_daemon.http.params import query_arg, query_args
 from sentry_daemon.http.responses import json_response
 from sentry_daemon.serializers import captured
 from sentry_daemon.serializers.dsn import dsn_url
+from sentry_daemon.serializers.grouping_info import grouping_info
 from sentry_daemon.store.store import Store
 
 
@@ -51,6 +52,7 @@ ENDPOINTS = [
     "GET /health",
     "POST /__parlel/reset",
     "GET /__parlel/events",
+    "GET /__parlel/events/{event_id}/grouping",
     "GET /__parlel/items",
     "GET /__parlel/envelopes",
     "GET /__parlel/envelopes/{id}/raw",
@@ -118,6 +120,14 @@ class ControlRoutes:
     def events(self, request: Request) -> bytes:
         events = self.store.query_events(_int_arg(request, "project"), query_args(request, "type") or None)
         return _listing(request, "events", [captured.captured_event(e) for e in events])
+
+    @app.route("/__parlel/events/<event_id>/grouping", methods=["GET"], strict_slashes=False)
+    def event_grouping(self, request: Request, event_id: str) -> bytes:
+        """Why the event is in its issue: every grouping variant, its hash, its components and hints."""
+        event = self.store.events_by_id.get(event_id.replace("-", "").lower())
+        if event is None or event.type in ("transaction", "feedback"):
+            raise not_found()
+        return json_response(request, 200, grouping_info(event))
 
     @app.route("/__parlel/items", methods=["GET"], strict_slashes=False)
     def items(self, request: Request) -> bytes:

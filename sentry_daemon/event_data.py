@@ -1,4 +1,4 @@
-"""Reading a normalized event: its main exception, message, time and user.
+"""Reading a normalized event: its exceptions, main exception, message and time.
 
 Shared by grouping, the store and the serializers, which all read the same few fields.
 """
@@ -8,9 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from sentry_daemon.timestamps import parse_timestamp
-
-FIND_MAIN_EXCEPTION: Any = object()
-"""Default of the ``exc`` parameters: look the main exception up (callers that have it pass it)."""
 
 
 def exceptions(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -40,14 +37,3 @@ def event_time(data: dict[str, Any], fallback: float) -> float:
         return value
     parsed = parse_timestamp(value)
     return fallback if parsed is None else parsed
-
-
-def user_identity(data: dict[str, Any]) -> str | None:
-    """The tag Sentry counts users by: id, then username, email, ip."""
-    user = data.get("user")
-    if not isinstance(user, dict):
-        return None
-    for key in ("id", "username", "email", "ip_address"):
-        if user.get(key):
-            return f"{key}:{user[key]}"
-    return None

@@ -58,7 +58,6 @@ HEX16 = re.compile(r"[0-9a-f]{16}")
 GZIP_THRESHOLD = 32 * 1024  # the Node transport gzips bodies over 32 KiB
 
 
-
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "sentryfake-tests" / f"node-{SDK_VERSION}"

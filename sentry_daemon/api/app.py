@@ -8,7 +8,7 @@ the store through ``api`` and keeps no state of its own. Every route needs
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from klein import Klein
 from twisted.web.server import Request
@@ -16,7 +16,9 @@ from twisted.web.server import Request
 from sentry_daemon.api.auth import require_token
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError, not_found
-from sentry_daemon.store.records import Organization, Project, Team
+from sentry_daemon.search.issue_search import SearchContext
+from sentry_daemon.serializers.issues import IssueView
+from sentry_daemon.store.records import Issue, Organization, Project, Team, User
 from sentry_daemon.store.store import Store
 
 app = Klein()
@@ -48,3 +50,69 @@ class ApiContext:
         if found is None:
             raise ApiError(404, "Team not found.")
         return found
+
+    def user(self, request: Request) -> User:
+        return self.store.token_user(require_token(self.store, request))
+
+    def issue(self, request: Request, org: str | None, issue_id: str) -> Issue:
+        """An issue by numeric id or (within an organization) short id; 404 if there is none."""
+        found = None
+        if org is not None:
+            organization = self.org(request, org)
+            if issue_id.isdigit():
+                found = self.store.issues.get(int(issue_id))
+            else:
+                found = self.store.issues.by_short_id(organization, issue_id)
+            if found is not None and found.project.organization is not organization:
+                found = None
+        else:
+            require_token(self.store, request)
+            found = self.store.issues.get(int(issue_id)) if issue_id.isdigit() else None
+        if found is None:
+            raise not_found()
+        return found
+
+    def issue_view(self, request: Request) -> IssueView:
+        store = self.store
+        return IssueView(
+            base_url=self.base_url(request),
+            user=self.user(request),
+            now=store.now(),
+            user_for=lambda uid: store.user if uid == store.user.id else None,
+            team_for=lambda tid: next((t for t in store.teams.values() if t.id == tid), None),
+            release_for=lambda issue, version: store.release(issue.project.organization, version),
+        )
+
+    def search_context(self, request: Request, org: Organization, projects: list[Project]) -> SearchContext:
+        store = self.store
+        teams = [t for t in store.teams.values() if t.organization is org]
+        project_ids = {p.id for p in projects}
+
+        def latest(selected: list[Project]) -> list[str]:
+            release = store.latest_release({p.id for p in selected} or project_ids)
+            return [release.version] if release is not None else [""]
+
+        def user_by_name(name: str) -> User | None:
+            user = store.user
+            return user if name in (user.email, user.username, str(user.id)) else None
+
+        return SearchContext(
+            organization=org, projects=projects, user=self.user(request), now=store.now(),
+            user_teams=teams, team_by_slug=lambda slug: next((t for t in teams if t.slug.lower() == slug), None),
+            user_by_name=user_by_name, latest_releases=latest,
+            issue_by_short_id=lambda text: store.issues.by_short_id(org, text),
+        )
+
+    def actor(self, org: Organization, text: str) -> Any:
+        """``user:1``, ``team:2``, a user's id, username or email → an actor; ``LookupError`` otherwise."""
+        store = self.store
+        kind, _, ident = text.partition(":")
+        if kind == "team" and ident.isdigit():
+            if any(t.id == int(ident) and t.organization is org for t in store.teams.values()):
+                return ("team", int(ident))
+        elif kind == "user" and ident.isdigit():
+            if int(ident) == store.user.id:
+                return ("user", store.user.id)
+        elif text in (store.user.email, store.user.username, str(store.user.id)):
+            return ("user", store.user.id)
+        raise LookupError("Unknown actor input")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing a family registers its routes on ``app``.
-from sentry_daemon.api import index, issues, monitors, organizations, projects  # noqa: F401
+from sentry_daemon.api import events, index, issue_events, issues, monitors, organizations, projects  # noqa: F401
 from sentry_daemon.api.app import ApiContext, app
 
 

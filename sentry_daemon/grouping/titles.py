@@ -1,12 +1,17 @@
-"""How an issue is titled: title, culprit and metadata, by Sentry's ``eventtypes`` rules
-(SENTRY-PROTOCOL §6.2)."""
+"""How an issue is titled: title, culprit, location and metadata, by Sentry's ``eventtypes`` rules
+(SENTRY-PROTOCOL §6.2).
+
+Frames count as in-app as the stack rules decide (``enhancements``), as they do for grouping: the
+crash frame is the last in-app frame with a function, else the last frame with one.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_daemon.event_data import FIND_MAIN_EXCEPTION, main_exception, message_text
+from sentry_daemon.event_data import exceptions, main_exception, message_text
+from sentry_daemon.grouping.stacks import Stack, stack_of
 
 TITLE_LIMIT = 100
 CULPRIT_LIMIT = 200
@@ -20,84 +25,86 @@ def truncate(text: str, limit: int) -> str:
 class Description:
     title: str
     culprit: str
+    location: str | None
     metadata: dict[str, Any]
     type: str
 
 
-def _frames(exc: dict[str, Any] | None, data: dict[str, Any]) -> list[dict[str, Any]]:
-    stack = (exc or {}).get("stacktrace") or data.get("stacktrace") or {}
-    return [f for f in (stack.get("frames") or []) if isinstance(f, dict)]
+def _stack(exc: dict[str, Any] | None, data: dict[str, Any]) -> Stack | None:
+    """The stack of the main exception, else the event's stacktrace."""
+    for holder in (exc, data):
+        trace = stack_of(holder.get("stacktrace"), data.get("platform")) if holder else None
+        if trace is not None and trace.frames:
+            return trace
+    return None
 
 
-def _crash_frame(frames: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The last in-app frame with a usable function, else the last usable one."""
-    last_usable = None
-    for frame in reversed(frames):
-        if frame.get("function") not in ("<redacted>", "<unknown>"):
-            if frame.get("in_app"):
-                return frame
-            if last_usable is None:
-                last_usable = frame
-    return last_usable
-
-
-def culprit(data: dict[str, Any], exc: dict[str, Any] | None = FIND_MAIN_EXCEPTION,
-            frames: list[dict[str, Any]] | None = None) -> str:
-    """Where the event happened; ``exc`` and ``frames`` (``_frames(exc, data)``) spare :func:`describe` a second scan."""
-    if data.get("transaction"):
-        return truncate(str(data["transaction"]), CULPRIT_LIMIT)
-    if exc is FIND_MAIN_EXCEPTION:
-        exc = main_exception(data)
+def culprit(data: dict[str, Any], exc: dict[str, Any] | None, trace: Stack | None) -> str:
+    """Where the event happened: the SDK's culprit, the transaction, else the last in-app frame."""
+    given = data.get("culprit") or data.get("transaction")
+    if given:
+        return truncate(str(given), CULPRIT_LIMIT)
     if exc and (exc.get("mechanism") or {}).get("synthetic"):
         return ""
-    if frames is None:
-        frames = _frames(exc, data)
-    frame = next((f for f in reversed(frames) if f.get("in_app")), frames[-1] if frames else None)
-    if frame is None:
-        return truncate(str((data.get("request") or {}).get("url") or ""), CULPRIT_LIMIT)
-    platform = frame.get("platform") or data.get("platform")
-    function = frame.get("function")
-    where = frame.get("module") or frame.get("filename")
-    if platform in ("native", "cocoa", "objc"):
-        text = function or "?"
-    elif platform in ("javascript", "node"):
-        text = f"{function or '?'}({where})" if where else (function or "?")
-    else:
-        text = f"{where or '?'} in {function or '?'}"
-    return truncate(text, CULPRIT_LIMIT)
+    found = trace.culprit if trace is not None else ""
+    if not found and isinstance(data.get("request"), dict):
+        found = data["request"].get("url") or ""
+    return truncate(str(found), CULPRIT_LIMIT)
 
 
-def describe(data: dict[str, Any], exc: dict[str, Any] | None = FIND_MAIN_EXCEPTION) -> Description:
-    """Title, culprit, metadata and issue type as Sentry derives them from an event."""
-    if exc is FIND_MAIN_EXCEPTION:
-        exc = main_exception(data)
+def _frame_mix(data: dict[str, Any]) -> str | None:
+    flags: list[bool] = []
+    for exception in exceptions(data):
+        trace = stack_of(exception.get("stacktrace"), data.get("platform"))
+        if trace is not None:
+            flags += trace.rules.in_app
+    if not flags:
+        return None
+    if all(flags):
+        return "in-app-only"
+    return "system-only" if not any(flags) else "mixed"
+
+
+def describe(data: dict[str, Any], main_exception_id: Any = None) -> Description:
+    """Title, culprit, location, metadata and issue type as Sentry derives them from an event.
+
+    ``main_exception_id`` is the exception an exception group's grouping settled on, if any.
+    """
+    if main_exception_id is not None and data.get("main_exception_id") is None:
+        data = {**data, "main_exception_id": main_exception_id}
+    exc = main_exception(data)
+    trace = _stack(exc, data)
+    where = culprit(data, exc, trace)
     if exc is not None:
         synthetic = bool((exc.get("mechanism") or {}).get("synthetic"))
         exc_type = str(exc.get("type") or "Error")
         value = str(exc.get("value") or "")
-        metadata: dict[str, Any] = {"value": truncate(value, 1024), "display_title_with_tree_label": False}
+        metadata: dict[str, Any] = {"value": truncate(value, 1024)}
         if not synthetic:
             metadata["type"] = truncate(exc_type, 128)
-        frames = _frames(exc, data)
-        frame = _crash_frame(frames)
+        frame = trace.crash_frame if trace is not None else None
         if frame is not None:
             if frame.get("filename") or frame.get("abs_path"):
                 metadata["filename"] = frame.get("filename") or frame.get("abs_path")
             if frame.get("function"):
                 metadata["function"] = frame["function"]
-        first_line = value.strip().splitlines()[0] if value.strip() else ""
+        mix = _frame_mix(data)
+        if mix is not None:
+            metadata["in_app_frame_mix"] = mix
         if synthetic:
-            # Sentry's ErrorEvent title: no type (a synthetic one is not real) means the function.
+            # No type (a synthetic one is not real) means the crash function.
             title = metadata.get("function") or "<unknown>"
+        elif value:
+            title = f"{metadata['type']}: {truncate(value.splitlines()[0] if value.splitlines() else '', TITLE_LIMIT)}"
         else:
-            title = f"{exc_type}: {truncate(first_line, TITLE_LIMIT)}" if first_line else exc_type
+            title = metadata["type"]
         title = data.get("title") or title
-        return Description(title, culprit(data, exc, frames), metadata, "error")
+        return Description(title, where, metadata.get("filename"), metadata, "error")
     text = message_text(data).strip()
     first = text.splitlines()[0].strip() if text else ""
     metadata = {"title": truncate(first, TITLE_LIMIT)} if first else {"title": "<unlabeled event>"}
     if data.get("title"):
         metadata["title"] = data["title"]
-    return Description(metadata["title"] or "<untitled>", culprit(data, None), metadata, "default")
-
-
+    event_type = data.get("type") if data.get("type") in ("csp", "hpkp", "expectct", "expectstaple", "nel") \
+        else "default"
+    return Description(metadata["title"] or "<untitled>", where, None, metadata, event_type)

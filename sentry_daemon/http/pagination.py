@@ -45,10 +45,15 @@ def _page_number(request: Request) -> int:
 
 
 def paginate(
-    request: Request, items: Sequence[T], base_url: str, param: str = "per_page", default: int = MAX_PER_PAGE
+    request: Request, items: Sequence[T], base_url: str, param: str = "per_page", default: int = MAX_PER_PAGE,
+    size: int | None = None,
 ) -> tuple[list[T], dict[str, str]]:
-    """One page of ``items`` and the headers (``Link``, ``X-Hits``) that describe the others."""
-    size = _page_size(request, param, default)
+    """One page of ``items`` and the headers (``Link``, ``X-Hits``) that describe the others.
+
+    ``size``: the page size, when the caller read it already (issue lists read ``limit`` their way).
+    """
+    if size is None:
+        size = _page_size(request, param, default)
     page = _page_number(request)
     chunk = list(items[page * size : (page + 1) * size])
     query = [

@@ -1,58 +1,165 @@
-"""Issues (Sentry's groups) as the web API shows them, and their short ids."""
+"""Issues (Sentry's groups) as the web API shows them: the base object, list items and the detail.
+
+Per-user fields (``isBookmarked``, ``hasSeen``, ``isSubscribed``) are the asking user's. Counts are
+the issue's own, or (``filtered``, and the list's seen stats under a query) those of the events that
+matched. ``status`` and ``statusDetails`` say how it was resolved or ignored, as Sentry shows them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from sentry_daemon.store.records import Issue
+from sentry_daemon.search.issue_search import Matched
+from sentry_daemon.serializers.releases import release
+from sentry_daemon.serializers.users import actor, user
+from sentry_daemon.store.issues import short_id
+from sentry_daemon.store.lifecycle import snooze_details
+from sentry_daemon.store.records import Issue, Release, Team, User
 from sentry_daemon.timestamps import isoformat
 
-
-def short_id(issue: Issue) -> str:
-    """``HELLO-WORLD-1A``: project slug upper-cased and the per-project counter in base32."""
-    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-    n, digits = issue.short_id, ""
-    while True:
-        n, r = divmod(n, 32)
-        digits = alphabet[r] + digits
-        if n == 0:
-            break
-    return f"{issue.project.slug.upper()}-{digits}"
+ERROR_TYPES = ("error", "default", "csp", "hpkp", "expectct", "expectstaple", "nel")
+TAG_LABELS = {"sentry:user": "User", "sentry:release": "Release", "sentry:dist": "Distribution", "os": "OS",
+              "url": "URL", "server_name": "Server", "exc_type": "Exception Type"}
 
 
-def issue(i: Issue, base_url: str) -> dict[str, Any]:
+@dataclass
+class IssueView:
+    """Who is looking, from where, when, and how to find what an issue refers to."""
+
+    base_url: str
+    user: User
+    now: float
+    user_for: Callable[[int], User | None]
+    team_for: Callable[[int], Team | None]
+    release_for: Callable[[Issue, str], Release | None]
+
+
+def status_details(issue: Issue, view: IssueView) -> dict[str, Any]:
+    if issue.status == "ignored" and issue.snooze is not None:
+        details = snooze_details(issue, view.now)
+        details["ignoreUntil"] = isoformat(details["ignoreUntil"])
+        actor_id = details["actor"]
+        found = view.user_for(actor_id) if actor_id is not None else None
+        details["actor"] = user(found) if found is not None else None
+        return details
+    if issue.status == "resolved" and issue.resolution is not None:
+        resolution = issue.resolution
+        found = view.user_for(resolution.actor_id) if resolution.actor_id is not None else None
+        actor_body = user(found) if found is not None else None
+        if resolution.kind == "in_next_release":
+            return {"inNextRelease": True, "actor": actor_body}
+        if resolution.kind == "in_release":
+            return {"inRelease": resolution.version, "actor": actor_body}
+    return {}
+
+
+def _metadata(issue: Issue) -> dict[str, Any]:
+    metadata = dict(issue.metadata)
+    if issue.type == "error":
+        if issue.sdk_name:
+            metadata["sdk"] = {"name": issue.sdk_name, "name_normalized": issue.sdk_name}
+        metadata["initial_priority"] = issue.initial_priority
+    return metadata
+
+
+def issue(i: Issue, view: IssueView, matched: Matched | None = None) -> dict[str, Any]:
+    """The base issue object with its seen stats (``count`` is a string, ``userCount`` an int)."""
     p = i.project
+    uid = view.user.id
+    seen = i.seen_by.get(uid)
+    stats = matched if matched is not None else Matched(i.times_seen, i.users, i.first_seen, i.last_seen)
     return {
         "id": str(i.id),
+        "shareId": i.share_id,
         "shortId": short_id(i),
         "title": i.title,
         "culprit": i.culprit,
-        "permalink": f"{base_url}/organizations/{p.organization.slug}/issues/{i.id}/",
+        "permalink": f"{view.base_url}/organizations/{p.organization.slug}/issues/{i.id}/",
         "logger": i.logger or None,
         "level": i.level,
         "status": i.status,
-        "statusDetails": {},
-        "substatus": i.substatus,
-        "isPublic": False,
+        "statusDetails": status_details(i, view),
+        "substatus": i.substatus if i.status in ("unresolved", "ignored") else None,
+        "isPublic": i.share_id is not None,
         "platform": i.platform,
-        "priority": "high" if i.level in ("error", "fatal") else "medium",
-        "priorityLockedAt": None,
         "project": {"id": str(p.id), "name": p.name, "slug": p.slug, "platform": p.platform},
         "type": i.type,
+        "metadata": _metadata(i),
+        "numComments": 0,
+        "assignedTo": actor(i.assignee, view.user_for, view.team_for),
+        "isBookmarked": uid in i.bookmarked_by,
+        "isSubscribed": bool(i.subscribed.get(uid)),
+        "subscriptionDetails": {"reason": "unknown"} if i.subscribed.get(uid) else None,
+        "hasSeen": seen is not None and seen > i.active_at,
+        "annotations": [],
         "issueType": "error",
         "issueCategory": "error",
-        "metadata": dict(i.metadata),
-        "numComments": 0,
-        "assignedTo": None,
-        "isBookmarked": False,
-        "isSubscribed": False,
-        "subscriptionDetails": None,
-        "hasSeen": False,
-        "annotations": [],
-        "isUnhandled": False,
-        "count": str(i.times_seen),
-        "userCount": len(i.users),
-        "firstSeen": isoformat(i.first_seen),
-        "lastSeen": isoformat(i.last_seen),
-        "shareId": None,
+        "priority": i.priority,
+        "priorityLockedAt": isoformat(i.priority_locked_at),
+        "seerFixabilityScore": None,
+        "seerAutofixLastTriggered": None,
+        "seerExplorerAutofixLastTriggered": None,
+        "isUnhandled": i.is_unhandled,
+        "count": str(stats.count),
+        "userCount": len(stats.users),
+        "firstSeen": isoformat(stats.first_seen),
+        "lastSeen": isoformat(stats.last_seen),
     }
+
+
+def inbox(i: Issue) -> dict[str, Any] | None:
+    if i.inbox is None:
+        return None
+    return {"reason": i.inbox.reason, "reason_details": i.inbox.reason_details,
+            "date_added": isoformat(i.inbox.date_added)}
+
+
+def derived_data(i: Issue) -> dict[str, Any]:
+    """Sentry's Seer-derived summary: nothing was derived here."""
+    return {"blocker": "", "progress": "", "status": "", "viewCount": len(i.seen_by), "hasOpenFixPr": False,
+            "isAssigned": i.assignee is not None, "hasRootCause": False, "lastCompletedAutofixStep": "",
+            "lastProgressedAt": None}
+
+
+def tag_keys(i: Issue) -> list[dict[str, Any]]:
+    """``{key, name, totalValues}`` of every tag the issue's events had, sorted by name."""
+    totals: dict[str, int] = {}
+    for (key, _value), stats in i.values.items():
+        totals[key] = totals.get(key, 0) + stats.count
+    rows = [{"key": display_key(k), "name": tag_label(k), "totalValues": n} for k, n in totals.items()]
+    return sorted(rows, key=lambda r: r["name"])
+
+
+def display_key(key: str) -> str:
+    return key[len("sentry:"):] if key.startswith("sentry:") else key
+
+
+def tag_label(key: str) -> str:
+    return TAG_LABELS.get(key) or key.replace("_", " ").title()
+
+
+def _release(i: Issue, view: IssueView, version: str | None) -> dict[str, Any] | None:
+    if version is None:
+        return None
+    found = view.release_for(i, version)
+    return release(found, [i.project]) if found is not None else {"version": version}
+
+
+def detail(i: Issue, view: IssueView, stats: dict[str, list[list[int]]],
+           activity: list[dict[str, Any]], last_release: str | None) -> dict[str, Any]:
+    """The issue detail: the base object and its releases, tags, activity, who saw it, stats."""
+    body = issue(i, view)
+    body["firstRelease"] = _release(i, view, i.first_release)
+    body["lastRelease"] = _release(i, view, last_release) if i.first_release is not None else None
+    body["tags"] = tag_keys(i)
+    body["activity"] = activity
+    body["seenBy"] = [{**user(found), "lastSeen": isoformat(when)}
+                      for uid, when in sorted(i.seen_by.items(), key=lambda kv: -kv[1])
+                      if (found := view.user_for(uid)) is not None]
+    body["userReportCount"] = 0
+    body["stats"] = stats
+    participants = {uid for uid in i.subscribed if i.subscribed[uid]}
+    body["participants"] = [{**user(found), "type": "user"} for uid in sorted(participants)
+                            if (found := view.user_for(uid)) is not None]
+    return body

@@ -20,6 +20,7 @@ class Seed:
     project_id: int = 1
     dsn_key: str = "parlel"
     tokens: tuple[str, ...] = ("sntrys_parlel",)
+    user_email: str = "sentryfake@localhost"
 
 
 @dataclass
@@ -63,27 +64,119 @@ class ProjectKey:
     is_active: bool = True
 
 
+@dataclass
+class User:
+    """The person behind the web API's tokens (the fake has one; Sentry has many)."""
+
+    id: int
+    email: str
+    username: str
+    name: str
+    date_joined: float
+
+
+@dataclass
+class Release:
+    """A release as Sentry creates it: on first sight in an event (or, later, through the API)."""
+
+    id: int
+    organization: Organization
+    version: str
+    date_created: float
+    project_ids: set[int] = field(default_factory=set)
+    first_event: float | None = None
+    last_event: float | None = None
+    new_groups: int = 0
+
+
 @dataclass(slots=True)
 class Event:
-    """One error, default, transaction or feedback event, in its normalized form."""
+    """One error, default, transaction or feedback event, in its normalized form.
+
+    ``tags`` are the event's tags as Sentry derives them (sorted, ``sentry:`` keys inside),
+    ``fields`` and ``texts`` what event-level search reads (``search.event_document``; ``texts``
+    are the fields nearly unique to each event, such as its message) and ``hashes`` its grouping
+    hashes, primary first: what lists and searches need without the payload.
+    """
 
     event_id: str
     project: Project
     type: str
     data: dict[str, Any]
     received: float
+    time: float
     group_id: int | None = None
     envelope_id: int | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
+    texts: tuple[tuple[str, str], ...] = ()
+    hashes: tuple[str, ...] = ()
+    size: int = 0
+    seq: int = 0
+
+
+@dataclass(slots=True)
+class Resolution:
+    """How an issue was resolved: ``in_release`` (a version), ``in_next_release`` (after the latest
+    release at the time), or plainly (``None``: any new event regresses it)."""
+
+    kind: str | None
+    version: str | None = None
+    actor_id: int | None = None
+
+
+@dataclass(slots=True)
+class Snooze:
+    """The condition under which an ignored (archived) issue comes back."""
+
+    until: float | None = None
+    count: int | None = None
+    window: int | None = None       # minutes
+    user_count: int | None = None
+    user_window: int | None = None  # minutes
+    times_seen_at: int = 0
+    users_seen_at: int = 0
+    actor_id: int | None = None
+
+
+@dataclass(slots=True)
+class Activity:
+    id: int
+    type: str
+    data: dict[str, Any]
+    user_id: int | None
+    date_created: float
+
+
+@dataclass(slots=True)
+class Inbox:
+    """Why an issue is "for review": ``reason`` is Sentry's GroupInboxReason (0 new, 2 regression,
+    3 manual, 5 escalating, 6 ongoing)."""
+
+    reason: int
+    date_added: float
+    reason_details: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class TagValueStats:
+    count: int
+    first_seen: float
+    last_seen: float
 
 
 @dataclass(slots=True)
 class Issue:
-    """A group of events sharing one grouping hash (Sentry calls it a Group)."""
+    """A group of events sharing a grouping hash (Sentry calls it a Group).
+
+    Counts and the tag-value statistics live here, not in the events, so they hold however the
+    events are kept. ``values`` counts every tag (key, value) its events had (the tags endpoints)
+    and ``fields`` holds every search field (key, value) they had: both narrow event-level searches.
+    """
 
     id: int
     project: Project
     short_id: int
-    hash: str
     title: str
     culprit: str
     metadata: dict[str, Any]
@@ -93,11 +186,34 @@ class Issue:
     platform: str
     first_seen: float
     last_seen: float
+    active_at: float
+    hashes: list[str] = field(default_factory=list)
     status: str = "unresolved"
     substatus: str | None = "new"
+    substatus_since: float = 0.0
+    resolution: Resolution | None = None
+    resolved_at: float | None = None
+    snooze: Snooze | None = None
+    priority: str = "medium"
+    priority_locked_at: float | None = None
     times_seen: int = 0
     users: set[str] = field(default_factory=set)
-    event_ids: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    hourly: dict[int, int] = field(default_factory=dict)
+    values: dict[tuple[str, str], TagValueStats] = field(default_factory=dict)
+    fields: set[tuple[str, str]] = field(default_factory=set)
+    first_release: str | None = None
+    initial_priority: int = 50
+    sdk_name: str | None = None
+    is_unhandled: bool = False
+    latest_event_time: float = 0.0
+    assignee: tuple[str, int] | None = None
+    bookmarked_by: set[int] = field(default_factory=set)
+    seen_by: dict[int, float] = field(default_factory=dict)
+    subscribed: dict[int, bool] = field(default_factory=dict)
+    share_id: str | None = None
+    inbox: Inbox | None = None
+    activity: list[Activity] = field(default_factory=list)
 
 
 @dataclass(slots=True)

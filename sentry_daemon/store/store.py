@@ -12,20 +12,23 @@ import time
 from typing import Any, Callable, Iterable
 
 from sentry_daemon import event_data
-from sentry_daemon.grouping import hashing, titles
+from sentry_daemon.store import versions
+from sentry_daemon.store.issues import IssueStore
 from sentry_daemon.store.records import (
     Attachment,
     Conflict,
     EnvelopeRecord,
     Event,
-    Issue,
     ItemRecord,
     Monitor,
     Organization,
     Project,
     ProjectKey,
+    Release,
+    Resolution,
     Seed,
     Team,
+    User,
     slugify,
 )
 
@@ -58,7 +61,7 @@ class Store:
     def reset(self) -> None:
         """Forget everything and return to the seeded organization, team, project and key."""
         self._ids = itertools.count(1)
-        self._group_ids = itertools.count(1)
+        self._event_seq = itertools.count(1)
         self.organizations: dict[str, Organization] = {}
         self.teams: dict[tuple[str, str], Team] = {}
         self.projects: dict[int, Project] = {}
@@ -67,8 +70,9 @@ class Store:
         self.events: list[Event] = []
         self._events_by_project: dict[int, list[Event]] = {}
         self.events_by_id: dict[str, Event] = {}
-        self.issues: dict[int, Issue] = {}
-        self._issues_by_hash: dict[tuple[int, str], Issue] = {}
+        self.issues = IssueStore(self)
+        self.releases: dict[tuple[int, str], Release] = {}
+        self.user = User(1, self.seed.user_email, self.seed.user_email, self.seed.user_email, self.now())
         self._envelope_ids = itertools.count(1)
         self._item_ids = itertools.count(1)
         self.envelopes: dict[int, EnvelopeRecord] = {}
@@ -190,13 +194,18 @@ class Store:
     def token_valid(self, token: str) -> bool:
         return token in self.tokens
 
+    def token_user(self, token: str) -> User:
+        """Every token acts for the one user (Sentry's tokens belong to users or organizations)."""
+        return self.user
+
     # --- events and issues -----------------------------------------------------------------
 
     def add_event(self, project: Project, data: dict[str, Any], envelope_id: int | None = None) -> Event:
         """Record a normalized event; error and default events join (or open) an issue."""
         now = data.get("received") or self.now()
         event_type = data.get("type") or "default"
-        event = Event(data["event_id"], project, event_type, data, now, envelope_id=envelope_id)
+        event = Event(data["event_id"], project, event_type, data, now, event_data.event_time(data, now),
+                      envelope_id=envelope_id, seq=next(self._event_seq))
         if event_type == "transaction":
             if project.first_transaction_event is None:
                 project.first_transaction_event = now
@@ -205,67 +214,57 @@ class Store:
                 project.first_event = now
             if project.platform is None and data.get("platform") not in (None, "other"):
                 project.platform = data["platform"]
-            event.group_id = self._group(project, event).id
+            self.issues.save(event)
         self.events.append(event)
         self._events_by_project.setdefault(project.id, []).append(event)
         self.events_by_id[event.event_id] = event
         return event
 
-    def _group(self, project: Project, event: Event) -> Issue:
-        data = event.data
-        exc = event_data.main_exception(data)
-        key = hashing.group_hash(data, exc)
-        issue = self._issues_by_hash.get((project.id, key))
-        stamp = event_data.event_time(data, event.received)
-        if issue is None:
-            description = titles.describe(data, exc)
-            issue = Issue(
-                id=next(self._group_ids),
-                project=project,
-                short_id=project.next_short_id,
-                hash=key,
-                title=description.title,
-                culprit=description.culprit,
-                metadata=description.metadata,
-                type=description.type,
-                level=data.get("level") or "error",
-                logger=data.get("logger"),
-                platform=data.get("platform") or "other",
-                first_seen=stamp,
-                last_seen=stamp,
-            )
-            project.next_short_id += 1
-            self.issues[issue.id] = issue
-            self._issues_by_hash[(project.id, key)] = issue
-        else:
-            issue.first_seen = min(issue.first_seen, stamp)
-            issue.last_seen = max(issue.last_seen, stamp)
-            issue.level = data.get("level") or issue.level
-            if issue.status == "resolved":
-                issue.status, issue.substatus = "unresolved", "regressed"
-        issue.times_seen += 1
-        issue.event_ids.append(event.event_id)
-        user = event_data.user_identity(data)
-        if user:
-            issue.users.add(user)
-        return issue
+    def forget_events(self, event_ids: set[str]) -> None:
+        """Drop events (their issue was deleted)."""
+        if not event_ids:
+            return
+        self.events = [e for e in self.events if e.event_id not in event_ids]
+        for project_id, events in self._events_by_project.items():
+            self._events_by_project[project_id] = [e for e in events if e.event_id not in event_ids]
+        for event_id in event_ids:
+            self.events_by_id.pop(event_id, None)
 
-    def issue_stats(self, issue: Issue, buckets: int, width: int) -> list[list[int]]:
-        """``[[bucket_start, count], ...]`` over the last ``buckets`` periods of ``width`` seconds."""
-        end = (int(self.now()) // width + 1) * width
-        start = end - buckets * width
-        counts = [0] * buckets
-        for event_id in issue.event_ids:
-            event = self.events_by_id.get(event_id)
-            if event is None:
-                continue
-            stamp = event_data.event_time(event.data, event.received)
-            if start <= stamp < end:
-                counts[int(stamp - start) // width] += 1
-        return [[start + n * width, count] for n, count in enumerate(counts)]
+    def project_events(self, project: Project) -> list[Event]:
+        return self._events_by_project.get(project.id, [])
 
-    def project_issues(self, project: Project) -> list[Issue]:
-        return [i for i in self.issues.values() if i.project is project]
+    # --- releases --------------------------------------------------------------------------
+
+    def release(self, org: Organization, version: str) -> Release | None:
+        return self.releases.get((org.id, version))
+
+    def see_release(self, project: Project, version: str, when: float) -> Release:
+        """The release an event names, created the first time it is seen (as Sentry does)."""
+        org = project.organization
+        release = self.releases.get((org.id, version))
+        if release is None:
+            release = Release(next(self._ids), org, version, self.now())
+            self.releases[(org.id, version)] = release
+            release.project_ids.add(project.id)
+            self._release_created(project, release)
+        release.project_ids.add(project.id)
+        release.first_event = when if release.first_event is None else min(release.first_event, when)
+        release.last_event = when if release.last_event is None else max(release.last_event, when)
+        return release
+
+    def _release_created(self, project: Project, release: Release) -> None:
+        """Issues resolved "in the next release" are now resolved in this one (Sentry's
+        ``clear_expired_resolutions``)."""
+        for issue in self.issues.of_projects({project.id}):
+            resolution = issue.resolution
+            if resolution is not None and resolution.kind == "in_next_release":
+                issue.resolution = Resolution("in_release", release.version, resolution.actor_id)
+
+    def project_releases(self, project_ids: set[int]) -> list[Release]:
+        return [r for r in self.releases.values() if r.project_ids & project_ids]
+
+    def latest_release(self, project_ids: set[int]) -> Release | None:
+        return versions.latest(self.project_releases(project_ids))
 
     # --- envelopes, items, attachments ------------------------------------------------------
 

@@ -27,7 +27,6 @@ import sentry_sdk  # noqa: E402
 from sentry_sdk.crons import capture_checkin  # noqa: E402
 
 
-
 def lookup(mapping: dict, key: str) -> str:
     return mapping[key]
 

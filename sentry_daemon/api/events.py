@@ -1,0 +1,75 @@
+"""Events: a project's event list and one event, event-id lookup, and an event's grouping info."""
+
+from __future__ import annotations
+
+import re
+
+from twisted.web.server import Request
+
+from sentry_daemon.api import issue_params
+from sentry_daemon.api.app import ApiContext, app
+from sentry_daemon.api.issue_events import event_detail
+from sentry_daemon.http.errors import ApiError, not_found
+from sentry_daemon.http.pagination import paginate
+from sentry_daemon.http.params import query_arg
+from sentry_daemon.http.responses import json_response
+from sentry_daemon.serializers import events as event_serializers
+from sentry_daemon.serializers import grouping_info
+from sentry_daemon.store.records import Event, Project
+
+_EVENT_ID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+INVALID_EVENT_ID = ("Event ID must be a valid UUID hex (32-36 characters long, containing only digits, dashes, "
+                    "or a-f characters)")
+GROUPED = ("error", "default", "csp", "hpkp", "expectct", "expectstaple", "nel")
+
+
+def _event(api: ApiContext, project: Project, event_id: str) -> Event:
+    event = api.store.events_by_id.get(event_id.replace("-", "").lower())
+    if event is None or event.project is not project:
+        raise ApiError(404, "Event not found")
+    return event
+
+
+@app.route("/api/0/projects/<org>/<project>/events/", methods=["GET"], strict_slashes=False)
+def project_events(api: ApiContext, request: Request, org: str, project: str) -> bytes:
+    """Error and default events, newest first; ``query`` is a substring of the message."""
+    found = api.project(request, org, project)
+    window = issue_params.window(request, api.store.now())
+    text = (query_arg(request, "query") or "").lower()
+    events = [e for e in api.store.project_events(found)
+              if e.type in GROUPED and window.start <= e.time < window.end
+              and (not text or any(text in v for k, v in e.texts if k == "message"))]
+    events.sort(key=lambda e: (e.time, e.event_id), reverse=True)
+    page, headers = paginate(request, events, api.base_url(request))
+    full = query_arg(request, "full") in ("1", "true", "True")
+    render = event_serializers.full if full else event_serializers.simple
+    return json_response(request, 200, [render(e) for e in page], headers)
+
+
+@app.route("/api/0/projects/<org>/<project>/events/<event_id>/", methods=["GET"], strict_slashes=False)
+def project_event(api: ApiContext, request: Request, org: str, project: str, event_id: str) -> bytes:
+    return json_response(request, 200, event_detail(api, _event(api, api.project(request, org, project), event_id)))
+
+
+@app.route("/api/0/projects/<org>/<project>/events/<event_id>/grouping-info/", methods=["GET"],
+           strict_slashes=False)
+def grouping_info_route(api: ApiContext, request: Request, org: str, project: str, event_id: str) -> bytes:
+    event = _event(api, api.project(request, org, project), event_id)
+    return json_response(request, 200, grouping_info.grouping_info(event))
+
+
+@app.route("/api/0/organizations/<org>/eventids/<event_id>/", methods=["GET"], strict_slashes=False)
+def event_id_lookup(api: ApiContext, request: Request, org: str, event_id: str) -> bytes:
+    found = api.org(request, org)
+    if not _EVENT_ID.match(event_id):
+        raise ApiError(400, INVALID_EVENT_ID)
+    event = api.store.events_by_id.get(event_id.replace("-", "").lower())
+    if event is None or event.project.organization is not found or event.type == "transaction":
+        raise not_found()
+    return json_response(request, 200, {
+        "organizationSlug": found.slug,
+        "projectSlug": event.project.slug,
+        "groupId": str(event.group_id) if event.group_id is not None else None,
+        "eventId": event.event_id,
+        "event": event_serializers.full(event),
+    })
