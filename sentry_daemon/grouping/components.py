@@ -120,7 +120,8 @@ class Component:
     def as_dict(self) -> dict[str, Any]:
         hint = self.hint
         if hint is None:  # a leaf may know what was done to it (a parameterized message)
-            hint = next((getattr(v, "hint") for v in self.values if getattr(v, "hint", None)), None)
+            hint = next((v.hint for v in self.values if not isinstance(v, Component) and getattr(v, "hint", None)),
+                        None)
         return {
             "id": self.id,
             "name": MAJOR_NAMES.get(self.id),

@@ -129,7 +129,7 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
             in_place=True,
         )
         row.payload = data
-        store.add_event(project, data, envelope_id=record.id)
+        store.add_event(project, data, envelope_id=record.id, size=len(item.payload))
         if item_type == "transaction":
             store.add_spans(project, [s for s in data.get("spans") or [] if isinstance(s, dict)])
     elif item_type == "span":

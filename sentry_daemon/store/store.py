@@ -200,12 +200,14 @@ class Store:
 
     # --- events and issues -----------------------------------------------------------------
 
-    def add_event(self, project: Project, data: dict[str, Any], envelope_id: int | None = None) -> Event:
-        """Record a normalized event; error and default events join (or open) an issue."""
+    def add_event(self, project: Project, data: dict[str, Any], envelope_id: int | None = None,
+                  size: int = 0) -> Event:
+        """Record a normalized event (``size``: its payload's bytes); error and default events join
+        (or open) an issue."""
         now = data.get("received") or self.now()
         event_type = data.get("type") or "default"
         event = Event(data["event_id"], project, event_type, data, now, event_data.event_time(data, now),
-                      envelope_id=envelope_id, seq=next(self._event_seq))
+                      envelope_id=envelope_id, size=size, seq=next(self._event_seq))
         if event_type == "transaction":
             if project.first_transaction_event is None:
                 project.first_transaction_event = now
