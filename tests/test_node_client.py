@@ -430,3 +430,19 @@ async def test_node_all_scenarios_in_one_process(sentry, node_sdk, tmp_path):
     assert encodings["gzip"] == 1
     for item_type, count in (("span", 1), ("log", 1), ("trace_metric", 1), ("check_in", 2)):
         assert len(await items(sentry, item_type)) == count
+
+
+@pytest_twisted.ensureDeferred
+async def test_node_grouping(sentry, node_sdk):
+    result = await run_node(sentry, node_sdk, "exception_twice", "message_params")
+    thrown, messages = result["ids"]["exception_twice"], result["ids"]["message_params"]
+    found = await events(sentry)
+    assert found[thrown[0]]["group_id"] == found[thrown[1]]["group_id"]  # an Error thrown twice: one issue
+    errors = next(i for i in await issues(sentry) if i["id"] == str(found[thrown[0]]["group_id"]))
+    assert errors["count"] == "2" and errors["title"].startswith("Error: missing key ")
+    first, second = (found[m] for m in messages)
+    assert first["logentry"]["message"] == "order %s failed for user%s@example.com"
+    assert first["logentry"]["params"] == [7, 7] and second["logentry"]["params"] == [8, 8]
+    assert first["group_id"] == second["group_id"]
+    issue = next(i for i in await issues(sentry) if i["id"] == str(first["group_id"]))
+    assert issue["count"] == "2"

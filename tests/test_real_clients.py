@@ -372,3 +372,68 @@ async def test_cli_issues_list(sentry, tmp_path):
     assert len(listed) == 2
     for issue in listed:
         assert issue["shortId"] in out and issue["title"] in out
+
+
+# --- grouping, as the real SDK's events are grouped ------------------------------------------
+
+GROUPING_SCRIPT = CLIENTS / "python_grouping.py"
+
+
+@pytest_twisted.ensureDeferred
+async def test_python_errors_group_as_sentry_groups_them(sentry, tmp_path):
+    library = tmp_path / "site-packages"  # the SDK marks frames of installed libraries as not in-app
+    library.mkdir()
+    (library / "vendor_a.py").write_text("def call(fn):\n    return fn()\n")
+    (library / "vendor_b.py").write_text("def call(fn):\n    result = fn()\n    return result\n")
+    # run from the driver's folder: the SDK counts frames under its working directory as in-app
+    done = await deferToThread(run_client, [sys.executable, str(GROUPING_SCRIPT), sentry.dsn, str(library)],
+                               client_env(), CLIENTS)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    ids = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    stored = await events(sentry)
+    group = {event_id: stored[event_id]["group_id"] for event_ids in ids.values() for event_id in event_ids}
+    same = lambda name: len({group[e] for e in ids[name]}) == 1  # noqa: E731
+
+    assert same("same_place")  # one exception, raised twice from one place: one issue
+    issue = next(i for i in await issues(sentry, "?query=") if int(i["id"]) == group[ids["same_place"][0]])
+    assert issue["count"] == "2" and issue["title"].startswith("PaymentError: card declined")
+    assert group[ids["other_function"][0]] != group[ids["same_place"][0]]  # same type, other function
+    assert same("custom_fingerprint")  # two different errors, one fingerprint
+    assert group[ids["salted"][0]] != group[ids["same_place"][0]]  # {{ default }} plus a value: split off
+    assert same("messages")  # messages differing only in numbers, ids, emails, durations
+    assert same("library")  # only a library frame differs: the in-app frames decide
+    assert same("chained")
+
+    explained = await get(sentry, f"/__parlel/events/{ids['library'][0]}/grouping")
+    app, system = explained["variants"]["app"], explained["variants"]["system"]
+    assert explained["primary_hash"] == app["hash"] and app["contributes"] and app["description"] == (
+        "in-app exception stacktrace")
+    assert system["contributes"] and system["hash"] != app["hash"]  # the library frame counts there
+    frames = app["component"]["values"][0]["values"][0]["values"]
+    library_frame = next(f for f in frames if any(v["values"] == ["vendor_a"] for v in f["values"]))
+    assert not library_frame["contributes"]
+    assert library_frame["hint"] == "marked out of app by stack trace rule (path:**/site-packages/** -app)"
+    custom = await get(sentry, f"/__parlel/events/{ids['custom_fingerprint'][0]}/grouping")
+    assert custom["variants"]["custom_fingerprint"]["values"] == ["payments"]
+    assert custom["variants"]["app"]["hint"] == "custom fingerprint takes precedence"
+
+
+@needs_cli
+@pytest_twisted.ensureDeferred
+async def test_cli_issues_resolve_mute_and_unresolve(sentry, tmp_path):
+    await run_sdk(sentry.dsn, "exception")
+    (issue,) = await issues(sentry)
+    done = await run_cli(sentry, tmp_path, "issues", "resolve", "-i", issue["id"], timeout=30)
+    assert done.returncode == 0, _output(done)
+    detail = await get(sentry, f"/api/0/issues/{issue['id']}/", headers={"Authorization": "Bearer sntrys_parlel"})
+    assert (detail["status"], detail["statusDetails"]) == ("resolved", {})
+    listed = await run_cli(sentry, tmp_path, "issues", "list", "--query", "is:resolved", timeout=30)
+    assert listed.returncode == 0 and issue["shortId"] in listed.stdout.decode(), _output(listed)
+    done = await run_cli(sentry, tmp_path, "issues", "unresolve", "-i", issue["id"], timeout=30)
+    assert done.returncode == 0, _output(done)
+    assert (await get(sentry, f"/api/0/issues/{issue['id']}/",
+                      headers={"Authorization": "Bearer sntrys_parlel"}))["status"] == "unresolved"
+    done = await run_cli(sentry, tmp_path, "issues", "mute", "-i", issue["id"], timeout=30)
+    assert done.returncode == 0, _output(done)
+    assert (await get(sentry, f"/api/0/issues/{issue['id']}/",
+                      headers={"Authorization": "Bearer sntrys_parlel"}))["status"] == "ignored"

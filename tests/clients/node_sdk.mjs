@@ -2,7 +2,9 @@
 //
 //     SENTRY_NODE_DIR=<dir with node_modules/@sentry/node> node node_sdk.mjs DSN SCENARIO [SCENARIO ...]
 //
-// Scenarios: message, exception, spans, attachments, checkin, logs, metrics, feedback, large
+// Scenarios: message, exception, spans, attachments, checkin, logs, metrics, feedback, large,
+// exception_twice (one Error thrown twice from one place), message_params (two messages from one
+// ``Sentry.parameterize`` template)
 // (``attachments`` sends ``$SDK_ATTACHMENTS/note.txt`` and ``$SDK_ATTACHMENTS/data.bin``;
 // ``feedback`` names the ``message`` event of the same run, if any, as its associated event).
 // The SDK is resolved from $SENTRY_NODE_DIR (ESM ignores NODE_PATH, so it is loaded through
@@ -70,6 +72,20 @@ function run(name) {
         return Sentry.captureException(error);
       }
       throw new Error('no Error thrown');
+    case 'exception_twice': {
+      const caught = [];
+      for (const key of ['a', 'b']) {
+        try {
+          lookup({}, key);
+        } catch (error) {
+          caught.push(Sentry.captureException(error));
+        }
+      }
+      return caught;
+    }
+    case 'message_params':
+      return [7, 8].map((order) => Sentry.captureMessage(
+        Sentry.parameterize`order ${order} failed for user${order}@example.com`, 'error'));
     case 'spans':
       return Sentry.startSpan({ name: 'node-acceptance-txn', op: 'task' }, (root) => {
         Sentry.startSpan({ name: 'SELECT 1', op: 'db.query', attributes: { 'db.system': 'sqlite' } }, () => {});
