@@ -1,6 +1,6 @@
-"""Ingest throughput and latency: distinct error envelopes against the daemon and a bare twisted.web floor.
+"""Ingest throughput and latency: error envelopes against the daemon and a bare twisted.web floor.
 
-    python bench/ingest.py [--events 2000] [--rounds 3] [--concurrency 8] [--json]
+    python bench/ingest.py [--preload 100000] [--events 1200] [--rounds 5] [--concurrency 8] [--json]
 
 Starts the daemon (``twistd -n sentryfake``) and, as the baseline measured in the same run, the floor
 (``bench/floor.py``: a bare ``twisted.web`` ``Site`` whose resource only reads the body and answers
@@ -8,8 +8,13 @@ Starts the daemon (``twistd -n sentryfake``) and, as the baseline measured in th
 keep-alive connections over raw sockets and one selector, each sending the next request as soon as
 its previous answer is complete, so the servers (one core each at most) are kept busy while the
 client stays cheap. Every request is a Python-SDK-shaped error envelope (``X-Sentry-Auth``, item
-``length``, a distinct ``event_id`` and a distinct exception value, so a distinct issue), built and
-compressed (gzip level 9, brotli quality 4, as sentry-sdk does) before any clock starts.
+``length``, a distinct ``event_id`` and exception value), built and compressed (gzip level 9, brotli
+quality 4, as sentry-sdk does) before any clock starts. Real grouping puts a run's events into
+``ISSUES_PER_RUN`` issues (exception type x innermost function), so most events join an issue and
+some open one.
+
+Before anything is timed, ``--preload`` events (default 100,000, in 10,000 issues) are sent to the
+daemon through the same ingest endpoint: the figures are those of a daemon that already holds them.
 
 For each body encoding (plain, gzip, br) and each round, the same requests go to the floor and to
 the daemon, in alternating order; events/s is the median over rounds, p50/p99 are over all of a
@@ -141,6 +146,9 @@ MODULES = {
     ]
 }
 EXCEPTION_TYPES = ("KeyError", "ValueError", "RuntimeError", "LookupError", "TypeError")
+ISSUES_PER_RUN = 100  # distinct issues among one run's events (the rest join them)
+PRELOAD_ISSUES = 10_000
+PRELOAD_CHUNK = 5_000
 
 
 @dataclass
@@ -170,10 +178,13 @@ def _frame(function: str, module: str, lineno: int, rng: random.Random) -> dict[
     }
 
 
-def error_event(tag: str, n: int, rng: random.Random) -> dict[str, Any]:
-    """One Python-SDK-shaped exception event; ``tag`` + ``n`` make its value (and so its issue) unique."""
+def error_event(tag: str, n: int, rng: random.Random, issues: int = ISSUES_PER_RUN) -> dict[str, Any]:
+    """One Python-SDK-shaped exception event. Its value is unique (``tag`` + ``n``), which real
+    grouping ignores (the stack contributes): its issue is its exception type and the name of its
+    innermost function, one of ``issues`` per ``tag``."""
     now = time.time()
     exc_type = EXCEPTION_TYPES[n % len(EXCEPTION_TYPES)]
+    culprit = f"lookup_{tag.replace('-', '_')}_{(n // len(EXCEPTION_TYPES)) % max(1, issues // len(EXCEPTION_TYPES))}"
     return {
         "level": "error",
         "exception": {"values": [{
@@ -184,7 +195,7 @@ def error_event(tag: str, n: int, rng: random.Random) -> dict[str, Any]:
             "stacktrace": {"frames": [
                 _frame("main", "app.main", 12 + n % 7, rng),
                 _frame("handle", "app.views", 40 + n % 11, rng),
-                _frame("lookup", "app.store", 88 + n % 13, rng),
+                _frame(culprit, "app.store", 88 + n % 13, rng),
             ]},
         }]},
         "event_id": uuid.uuid4().hex,
@@ -257,10 +268,10 @@ class JobFactory:
         self.count = {e: 0 for e in ENCODINGS}
         self.encoded_bytes = {e: 0 for e in ENCODINGS}
 
-    def jobs(self, tag: str, count: int, encoding: str) -> list[Job]:
+    def jobs(self, tag: str, count: int, encoding: str, issues: int = ISSUES_PER_RUN, start: int = 0) -> list[Job]:
         out = []
-        for n in range(count):
-            event = error_event(tag, n, self.rng)
+        for n in range(start, start + count):
+            event = error_event(tag, n, self.rng, issues)
             body = envelope_body(event)
             self.plain_bytes += len(body)
             if encoding == "gzip":
@@ -538,6 +549,20 @@ def summarize(runs: list[RunResult]) -> dict[str, Any]:
     }
 
 
+def preload(daemon: Server, factory: JobFactory, args: argparse.Namespace) -> None:
+    """Store ``--preload`` events in ``PRELOAD_ISSUES`` issues through the ingest endpoint (not timed)."""
+    sent = 0
+    while sent < args.preload:
+        count = min(PRELOAD_CHUNK, args.preload - sent)
+        jobs = factory.jobs("preload", count, "plain", issues=PRELOAD_ISSUES, start=sent)
+        result = run_load(daemon, jobs, "plain", args.concurrency, verify=False)
+        if result.errors:
+            raise SystemExit(f"preload: {result.errors[0]}")
+        sent += count
+    factory.plain_bytes, factory.count = 0, {e: 0 for e in ENCODINGS}
+    factory.encoded_bytes = {e: 0 for e in ENCODINGS}
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     factory = JobFactory(args.check_every)
     started = time.perf_counter()
@@ -550,6 +575,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     try:
         floor.wait_ready()
         daemon.wait_ready()
+        preload(daemon, factory, args)
         # warm up both (imports on first use, allocator, caches); not counted
         for encoding in ENCODINGS:
             warm = factory.jobs(f"warm-{encoding}", max(1, args.warmup // len(ENCODINGS)), encoding)
@@ -603,6 +629,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     events_sent = sum(c["daemon"]["requests"] for c in cells.values())
     target_met = (cells["plain"]["ratio"] or 0) >= TARGET_RATIO and not errors and not check_failures and checks > 0
     return {
+        "preloaded_events": args.preload,
         "events_per_run": args.events,
         "rounds": args.rounds,
         "concurrency": args.concurrency,
@@ -624,7 +651,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(result: dict[str, Any]) -> None:
-    print(f"ingest: {result['rounds']} rounds x {result['events_per_run']} distinct error envelopes per server "
+    print(f"ingest: {result['preloaded_events']:,} events already stored; {result['rounds']} rounds x "
+          f"{result['events_per_run']} distinct error envelopes ({ISSUES_PER_RUN} issues) per server "
           f"and encoding, {result['concurrency']} keep-alive connections, loopback; mean envelope "
           f"{result['envelope_bytes_mean']['plain']} B plain, {result['envelope_bytes_mean']['gzip']} B gzip, "
           f"{result['envelope_bytes_mean']['br']} B br")
@@ -675,6 +703,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
     parser.add_argument("--check-every", type=int, default=50, help="read-your-write check on every Nth envelope")
     parser.add_argument("--warmup", type=int, default=300, help="untimed envelopes per server first")
+    parser.add_argument("--preload", type=int, default=100_000,
+                        help=f"events stored in the daemon before anything is timed ({PRELOAD_ISSUES:,} issues)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each run as it ends (stderr)")
     parser.add_argument("--daemon-log", help="keep the daemon's twistd log in this file (default /dev/null)")

@@ -24,7 +24,8 @@ def test_startup_bench_measures_health():
 
 def test_ingest_bench_checks_read_your_write():
     figures = run_bench(str(BENCH / "ingest.py"), "--events", "60", "--rounds", "1", "--warmup", "10",
-                        "--check-every", "10")
+                        "--check-every", "10", "--preload", "200")
+    assert figures["preloaded_events"] == 200
     assert figures["errors"] == 0
     assert figures["read_your_write"]["checks"] > 0 and figures["read_your_write"]["failures"] == 0
     for encoding in ("plain", "gzip", "br"):

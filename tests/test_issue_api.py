@@ -349,3 +349,20 @@ async def test_bad_requests_get_sentrys_answers(sentry):
     await api(sentry, "GET", f"/api/0/issues/{issue['id']}/events/nonsense/", expect=404)
     response, body = await request_json("GET", sentry.url + detail)
     assert response.code == 401 and body == {"detail": "Authentication credentials were not provided."}
+
+
+@pytest_twisted.ensureDeferred
+async def test_stored_payload_round_trips_exactly(sentry):
+    """Events are kept as compact JSON: what orjson cannot write (huge integers, lone surrogates)
+    comes back unchanged, and a reader changing what it got changes nothing stored."""
+    body = ('{"event_id": "%s", "message": "x\\ud800y", "extra": {"big": 1180591620717411303424, "f": 0.1}}'
+            % ("ab" * 16)).encode()
+    response, answer = await request_json("POST", f"{sentry.url}/api/1/store/", data=body,
+                                          headers={"Content-Type": "application/json"})
+    assert response.code == 200, answer
+    found = await api(sentry, "GET", f"/api/0/projects/parlel/hello-world/events/{'ab' * 16}/")
+    assert found["context"]["big"] == 1180591620717411303424 and found["context"]["f"] == 0.1
+    assert found["message"] == "x\ud800y"
+    stored = sentry.store.events_by_id["ab" * 16]
+    stored.data["extra"]["big"] = 0
+    assert stored.data["extra"]["big"] == 1180591620717411303424

@@ -44,7 +44,7 @@ def _matching(api: ApiContext, request: Request, issue: Issue) -> list[Event]:
     return _ordered([
         e for e in issue.events
         if window.start <= e.time < window.end
-        and (not environments or e.data.get("environment") in environments)
+        and (not environments or e.environment in environments)
         and (query is None or event_matches(e, query))
     ])
 
@@ -64,7 +64,7 @@ def neighbours(issue: Issue) -> Any:
 
 
 def release_of(api: ApiContext, event: Event) -> dict[str, Any] | None:
-    version = event.data.get("release")
+    version = next((v for k, v in event.tags if k == "sentry:release"), None)
     if not version:
         return None
     found = api.store.release(event.project.organization, str(version))

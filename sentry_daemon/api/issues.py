@@ -170,7 +170,7 @@ def _list(api: ApiContext, request: Request, org: Organization, projects: list[P
         body = issue_serializers.issue(issue, view)
         body["stats"] = _stats(api, issue, period, window)
         body["matchingEventId"] = event.event_id if event is not None else None
-        body["matchingEventEnvironment"] = event.data.get("environment") if event is not None else None
+        body["matchingEventEnvironment"] = event.environment if event is not None else None
         return json_response(request, 200, [body], {"X-Sentry-Direct-Hit": "1"})
     if not org_level and query_args(request, "hashes"):
         if query_arg(request, "query") is not None:

@@ -128,8 +128,8 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
             item_type=item_type,
             in_place=True,
         )
-        row.payload = data
-        store.add_event(project, data, envelope_id=record.id, size=len(item.payload))
+        row.payload = None
+        row.event = store.add_event(project, data, envelope_id=record.id, size=len(item.payload))
         if item_type == "transaction":
             store.add_spans(project, [s for s in data.get("spans") or [] if isinstance(s, dict)])
     elif item_type == "span":

@@ -388,7 +388,7 @@ def match_issue(issue: Issue, query: IssueQuery, start: float | None, end: float
         for event in issue.events:
             if (start is not None and event.time < start) or (end is not None and event.time >= end):
                 continue
-            if environments is not None and event.data.get("environment") not in environments:
+            if environments is not None and event.environment not in environments:
                 continue
             if all(check(event) for check in checks):
                 matched.add(event)

@@ -10,13 +10,14 @@ from sentry_daemon.timestamps import isoformat
 
 def captured_event(e: Event) -> dict[str, Any]:
     """An event as the control API shows it: the normalized payload plus where it went."""
+    data = e.data
     return {
-        **e.data,
+        **data,
         "event_id": e.event_id,
         "type": e.type,
         "project": e.project.id,
         "group_id": e.group_id,
-        "received": e.data.get("received", e.received),
+        "received": data.get("received", e.received),
     }
 
 
@@ -44,7 +45,7 @@ def captured_item(i: ItemRecord) -> dict[str, Any]:
         "project": i.project.id,
         "type": i.type,
         "headers": i.headers,
-        "payload": i.payload,
+        "payload": i.event.data if i.event is not None else i.payload,
         "size": i.size,
         "received": isoformat(i.received),
     }

@@ -74,46 +74,47 @@ class IssueStore:
     # --- saving events ---------------------------------------------------------------------
 
     def _intern(self, pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-        """Equal pairs are one object across events (a tag value repeats in many events)."""
+        """Equal pairs are one object across events (a tag or field value repeats in many events)."""
         cache = self._interned
         if len(cache) > _INTERN_LIMIT:
             cache.clear()
         return tuple(cache.setdefault(pair, pair) for pair in pairs)
 
-    def save(self, event: Event) -> Issue:
-        """Group an error or default event: tags, grouping, the issue it joins, the issue's counts."""
-        store, data, project = self._store, event.data, event.project
+    def save(self, event: Event, data: dict[str, Any]) -> Issue:
+        """Group an error or default event (``data``: its normalized payload): tags, grouping, the
+        issue it joins, the issue's counts."""
+        store, project = self._store, event.project
         event.tags = self._intern(event_tags(data))
         grouping = variants.calculate(data, list(event.tags))
         event.hashes = tuple(grouping.hashes)
         description = titles.describe(data, grouping.main_exception_id)
-        event.fields = event_fields(data, event.type)
+        event.fields = self._intern(event_fields(data, event.type))
         event.texts = event_texts(data, description.title, description.culprit, description.location,
                                   description.metadata)
         release = store.see_release(project, data.get("release"), event.time) if data.get("release") else None
 
         issue = next((self._by_hash[(project.id, h)] for h in event.hashes if (project.id, h) in self._by_hash), None)
         if issue is None:
-            issue = self._open(project, event, description, release)
+            issue = self._open(project, event, data, description, release)
         for hash_ in event.hashes:
             if (project.id, hash_) not in self._by_hash:
                 self._by_hash[(project.id, hash_)] = issue
                 issue.hashes.append(hash_)
         event.group_id = issue.id
-        self._count(issue, event, description)
+        self._count(issue, event, data, description)
         lifecycle.after_event(issue, event, release, lambda v: store.release(project.organization, v),
                               store.now(), self.log)
         return issue
 
-    def _open(self, project: Project, event: Event, description: titles.Description,
+    def _open(self, project: Project, event: Event, data: dict[str, Any], description: titles.Description,
               release: Release | None) -> Issue:
-        level = str(event.data.get("level") or "error")
+        level = str(data.get("level") or "error")
         priority = lifecycle.initial_priority(level)
-        sdk = event.data.get("sdk")
+        sdk = data.get("sdk")
         issue = Issue(
             id=next(self._ids), project=project, short_id=project.next_short_id, title=description.title,
             culprit=description.culprit, metadata={}, type=description.type, level=level,
-            logger=event.data.get("logger"), platform=str(event.data.get("platform") or "other"),
+            logger=data.get("logger"), platform=str(data.get("platform") or "other"),
             first_seen=event.time, last_seen=event.time, active_at=event.time, substatus_since=event.time,
             priority=priority, first_release=release.version if release else None,
             initial_priority=lifecycle.PRIORITY_VALUES[priority],
@@ -128,8 +129,7 @@ class IssueStore:
         self.log(issue, "first_seen", {}, None, when=event.time)
         return issue
 
-    def _count(self, issue: Issue, event: Event, description: titles.Description) -> None:
-        data = event.data
+    def _count(self, issue: Issue, event: Event, data: dict[str, Any], description: titles.Description) -> None:
         issue.times_seen += 1
         issue.events.append(event)
         issue.first_seen = min(issue.first_seen, event.time)

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentry_daemon.store import payloads
+
 
 @dataclass(frozen=True)
 class Seed:
@@ -91,20 +93,23 @@ class Release:
 
 @dataclass(slots=True)
 class Event:
-    """One error, default, transaction or feedback event, in its normalized form.
+    """One error, default, transaction or feedback event: its normalized payload, kept as compact
+    JSON (``store.payloads``; ``data`` parses a fresh copy), and the index that lists and searches
+    read instead of it.
 
     ``tags`` are the event's tags as Sentry derives them (sorted, ``sentry:`` keys inside),
     ``fields`` and ``texts`` what event-level search reads (``search.event_document``; ``texts``
     are the fields nearly unique to each event, such as its message) and ``hashes`` its grouping
-    hashes, primary first: what lists and searches need without the payload.
+    hashes, primary first.
     """
 
     event_id: str
     project: Project
     type: str
-    data: dict[str, Any]
+    payload: bytes
     received: float
     time: float
+    environment: str | None = None
     group_id: int | None = None
     envelope_id: int | None = None
     tags: tuple[tuple[str, str], ...] = ()
@@ -113,6 +118,10 @@ class Event:
     hashes: tuple[str, ...] = ()
     size: int = 0
     seq: int = 0
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return payloads.unpack(self.payload)
 
 
 @dataclass(slots=True)
@@ -248,6 +257,7 @@ class ItemRecord:
     received: float
     error: str | None = None
     attachment_id: str | None = None
+    event: Event | None = None  # an event item's payload is its stored (normalized) event
 
 
 @dataclass

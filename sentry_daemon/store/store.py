@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from sentry_daemon import event_data
-from sentry_daemon.store import versions
+from sentry_daemon.store import payloads, versions
 from sentry_daemon.store.issues import IssueStore
 from sentry_daemon.store.records import (
     Attachment,
@@ -203,10 +203,12 @@ class Store:
     def add_event(self, project: Project, data: dict[str, Any], envelope_id: int | None = None,
                   size: int = 0) -> Event:
         """Record a normalized event (``size``: its payload's bytes); error and default events join
-        (or open) an issue."""
+        (or open) an issue. The event keeps ``data`` packed: changing it afterwards changes nothing."""
         now = data.get("received") or self.now()
         event_type = data.get("type") or "default"
-        event = Event(data["event_id"], project, event_type, data, now, event_data.event_time(data, now),
+        environment = data.get("environment")
+        event = Event(data["event_id"], project, event_type, b"", now, event_data.event_time(data, now),
+                      environment=str(environment) if environment else None,
                       envelope_id=envelope_id, size=size, seq=next(self._event_seq))
         if event_type == "transaction":
             if project.first_transaction_event is None:
@@ -216,7 +218,8 @@ class Store:
                 project.first_event = now
             if project.platform is None and data.get("platform") not in (None, "other"):
                 project.platform = data["platform"]
-            self.issues.save(event)
+            self.issues.save(event, data)
+        event.payload = payloads.pack(data)
         self.events.append(event)
         self._events_by_project.setdefault(project.id, []).append(event)
         self.events_by_id[event.event_id] = event
