@@ -30,3 +30,13 @@ def test_ingest_bench_checks_read_your_write():
     assert figures["read_your_write"]["checks"] > 0 and figures["read_your_write"]["failures"] == 0
     for encoding in ("plain", "gzip", "br"):
         assert figures["results"][encoding]["ratio"] > 0
+
+
+def test_query_bench_times_every_case():
+    figures = run_bench(str(BENCH / "query.py"), "--events", "600", "--issues", "120", "--projects", "3",
+                        "--samples", "5")
+    assert figures["events"] == 600 and figures["issues"] == 120
+    assert set(figures["results"]) >= {"issues, selective query", "issues, sort=freq", "issue detail", "event detail"}
+    assert all(r["p50_ms"] > 0 for r in figures["results"].values())
+    # 120 issues, of which 10 resolved and 10 ignored in each of the 3 projects: 60 unresolved
+    assert figures["results"]["issues, sort=freq"]["results"] == 60

@@ -16,8 +16,8 @@ from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.search.grammar import InvalidSearchQuery
 from sentry_daemon.search.issue_search import (
     DEFAULT_QUERY,
+    Counts,
     IssueQuery,
-    Matched,
     compile_query,
     looks_like_event_id,
     match_issue,
@@ -64,9 +64,7 @@ def _environments(api: ApiContext, request: Request, projects: list[Project]) ->
     names = set(query_args(request, "environment"))
     if not names:
         return None
-    known = {value for issue in api.store.issues.of_projects({p.id for p in projects})
-             for (key, value) in issue.values if key == "environment"}
-    if not names <= known:
+    if not names <= set().union(*(p.environments for p in projects)):
         raise not_found()
     return names
 
@@ -85,7 +83,7 @@ def _org_projects(api: ApiContext, request: Request, org: Organization) -> list[
     return selected
 
 
-def _sort_key(sort: str, query: IssueQuery, now: float) -> Callable[[tuple[Issue, Matched]], Any]:
+def _sort_key(sort: str, query: IssueQuery, now: float) -> Callable[[tuple[Issue, Counts]], Any]:
     if sort == "new":
         return lambda row: (row[0].first_seen, row[0].id)
     if sort == "freq":
@@ -118,17 +116,15 @@ def _stats(api: ApiContext, issue: Issue, period: str, window: issue_params.Wind
 
 def _search(api: ApiContext, request: Request, org: Organization, projects: list[Project],
             window: issue_params.Window, query: IssueQuery, sort: str,
-            environments: set[str] | None) -> list[tuple[Issue, Matched]]:
+            environments: set[str] | None) -> list[tuple[Issue, Counts]]:
     if sort == "inbox":
         if not query.for_review:
             raise ApiError(400, "Sort key 'inbox' only supported for inbox search")
         if query.statuses != {"unresolved"}:
             raise ApiError(400, "Inbox search only works for 'unresolved' status")
-    rows = []
-    for issue in api.store.issues.of_projects({p.id for p in projects}):
-        matched = match_issue(issue, query, window.start, window.end, environments)
-        if matched is not None:
-            rows.append((issue, matched))
+    start, end = window.start, window.end
+    rows = [(issue, matched) for issue in api.store.issues.of_projects({p.id for p in projects})
+            if (matched := match_issue(issue, query, start, end, environments)) is not None]
     rows.sort(key=_sort_key(sort, query, api.store.now()), reverse=True)
     return rows
 
@@ -176,8 +172,7 @@ def _list(api: ApiContext, request: Request, org: Organization, projects: list[P
         if query_arg(request, "query") is not None:
             raise ApiError(400, "Cannot use 'hashes' with 'query'")
         wanted = set(query_args(request, "hashes"))
-        rows = [(i, Matched(i.times_seen, i.users, i.first_seen, i.last_seen))
-                for i in api.store.issues.of_projects({p.id for p in projects}) if wanted & set(i.hashes)]
+        rows = [(i, i) for i in api.store.issues.of_projects({p.id for p in projects}) if wanted & set(i.hashes)]
         query = _query(api, request, org, projects, default="")
     else:
         group_ids = [i for i in query_args(request, "group")] if org_level else []
@@ -185,7 +180,7 @@ def _list(api: ApiContext, request: Request, org: Organization, projects: list[P
             if any(not g.isdigit() for g in group_ids):
                 raise ApiError(400, "Group ids must be integers")
             found = [api.store.issues.get(int(g)) for g in group_ids]
-            rows = [(i, Matched(i.times_seen, i.users, i.first_seen, i.last_seen)) for i in found
+            rows = [(i, i) for i in found
                     if i is not None and i.project in projects]
             query = _query(api, request, org, projects, default="")
         else:

@@ -108,6 +108,9 @@ class Matched:
                 self.users.add(value)
 
 
+# What a list reads of a matching issue's events: ``Matched``, or the ``Issue`` itself (its
+# ``count``, ``users``, ``first_seen``, ``last_seen``) when every event counts.
+Counts = Matched | Issue
 EventPredicate = Callable[[Event], bool]
 IssuePredicate = Callable[[Issue], bool]
 
@@ -232,7 +235,8 @@ def _issue_check(search_filter: SearchFilter, context: SearchContext) -> IssuePr
             if isinstance(value, str) and value in STATUS_VALUES:
                 return STATUS_NAMES[STATUS_VALUES[value]]
             raise InvalidSearchQuery(f"invalid status value of '{value}'")
-        return member(lambda i: i.status, _as_set(values, status))
+        allowed = _as_set(values, status)  # every list asks this of every issue: one lambda, not two
+        return (lambda i: i.status not in allowed) if negate else (lambda i: i.status in allowed)
     if key == "substatus":
         def substatus(value: Any) -> str:
             if isinstance(value, int) and value in SUBSTATUS_NAMES:
@@ -365,13 +369,16 @@ def compile_query(text: str, context: SearchContext) -> IssueQuery:
 
 
 def match_issue(issue: Issue, query: IssueQuery, start: float | None, end: float | None,
-                environments: set[str] | None) -> Matched | None:
-    """The matching events' counts if the issue matches the query in ``[start, end)``, else None."""
-    if not all(check(issue) for check in query.issue_checks):
-        return None
+                environments: set[str] | None) -> Counts | None:
+    """The matching events' counts if the issue matches the query in ``[start, end)``, else None
+    (the issue itself when all its events count)."""
+    for check in query.issue_checks:  # loops, not all(): this runs for every issue of every list
+        if not check(issue):
+            return None
     values, fields = issue.values, issue.fields
-    if any(pair not in values and pair not in fields for pair in query.required):
-        return None
+    for pair in query.required:
+        if pair not in values and pair not in fields:
+            return None
     if query.start is not None:
         start = query.start if start is None else max(start, query.start)
     if query.end is not None:
@@ -381,7 +388,7 @@ def match_issue(issue: Issue, query: IssueQuery, start: float | None, end: float
     whole = not query.event_checks and environments is None and (start is None or start <= issue.first_seen) \
         and (end is None or issue.last_seen < end)
     if whole:
-        matched = Matched(issue.times_seen, issue.users, issue.first_seen, issue.last_seen)
+        matched = issue  # its own totals: no allocation per issue of a list
     else:
         matched = Matched()
         checks = query.event_checks

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sentry_daemon.search.issue_search import Matched
+from sentry_daemon.search.issue_search import Counts
 from sentry_daemon.serializers.releases import release
 from sentry_daemon.serializers.users import actor, user
 from sentry_daemon.store.issues import short_id
@@ -63,12 +63,12 @@ def _metadata(issue: Issue) -> dict[str, Any]:
     return metadata
 
 
-def issue(i: Issue, view: IssueView, matched: Matched | None = None) -> dict[str, Any]:
+def issue(i: Issue, view: IssueView, matched: Counts | None = None) -> dict[str, Any]:
     """The base issue object with its seen stats (``count`` is a string, ``userCount`` an int)."""
     p = i.project
     uid = view.user.id
     seen = i.seen_by.get(uid)
-    stats = matched if matched is not None else Matched(i.times_seen, i.users, i.first_seen, i.last_seen)
+    stats = matched if matched is not None else i
     return {
         "id": str(i.id),
         "shareId": i.share_id,

@@ -187,7 +187,12 @@ class IssueStore:
         return self.get(issue.id) if issue is not None else None
 
     def of_projects(self, project_ids: set[int]) -> list[Issue]:
-        return [self.settle(i) for i in self.by_id.values() if i.project.id in project_ids]
+        now, settle, log = self._store.now(), lifecycle.settle, self.log
+        found = [i for i in self.by_id.values() if i.project.id in project_ids]
+        for issue in found:
+            if issue.substatus in lifecycle.SETTLING or issue.snooze is not None:
+                settle(issue, now, log)
+        return found
 
     def stats(self, issue: Issue, buckets: int, width: int) -> list[list[int]]:
         """``[[bucket_start, count], ...]`` over the last ``buckets`` periods of ``width`` seconds."""

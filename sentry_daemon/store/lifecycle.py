@@ -41,6 +41,11 @@ def initial_priority(level: str) -> str:
     return PRIORITY_BY_LEVEL.get(level, "medium")
 
 
+# The substatuses that time alone changes (and a snooze, whose end can pass): only issues in one
+# of them need ``settle``.
+SETTLING = frozenset({"new", "regressed", "escalating"})
+
+
 def settle(issue: Issue, now: float, log: ActivityLog) -> None:
     """What Sentry's periodic tasks would have done to the issue by ``now``."""
     if issue.status == "ignored" and issue.snooze is not None and issue.snooze.until is not None \
@@ -49,7 +54,7 @@ def settle(issue: Issue, now: float, log: ActivityLog) -> None:
         issue.snooze = None
         issue.inbox = issue.inbox or Inbox(ONGOING, issue.substatus_since)
         log(issue, "set_unresolved", {}, None)
-    if issue.status == "unresolved" and issue.substatus in ("new", "regressed", "escalating"):
+    if issue.status == "unresolved" and issue.substatus in SETTLING:
         since = issue.first_seen if issue.substatus == "new" else issue.substatus_since
         if now - since >= ONGOING_AFTER:
             if issue.substatus == "escalating" and issue.priority_locked_at is None:

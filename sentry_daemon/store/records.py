@@ -54,6 +54,7 @@ class Project:
     first_event: float | None = None
     first_transaction_event: float | None = None
     next_short_id: int = 1
+    environments: set[str] = field(default_factory=set)  # every environment its events named
 
 
 @dataclass
@@ -223,6 +224,12 @@ class Issue:
     share_id: str | None = None
     inbox: Inbox | None = None
     activity: list[Activity] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """With ``users``, ``first_seen`` and ``last_seen``: the issue's own totals, in the shape of
+        a search's matched counts (``search.issue_search.Matched``) when all its events match."""
+        return self.times_seen
 
 
 @dataclass(slots=True)

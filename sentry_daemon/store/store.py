@@ -210,6 +210,8 @@ class Store:
         event = Event(data["event_id"], project, event_type, b"", now, event_data.event_time(data, now),
                       environment=str(environment) if environment else None,
                       envelope_id=envelope_id, size=size, seq=next(self._event_seq))
+        if event.environment is not None:
+            project.environments.add(event.environment)
         if event_type == "transaction":
             if project.first_transaction_event is None:
                 project.first_transaction_event = now
