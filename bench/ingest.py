@@ -268,7 +268,8 @@ class JobFactory:
         self.count = {e: 0 for e in ENCODINGS}
         self.encoded_bytes = {e: 0 for e in ENCODINGS}
 
-    def jobs(self, tag: str, count: int, encoding: str, issues: int = ISSUES_PER_RUN, start: int = 0) -> list[Job]:
+    def jobs(self, tag: str, count: int, encoding: str, issues: int = ISSUES_PER_RUN, start: int = 0,
+             checks: bool = True) -> list[Job]:
         out = []
         for n in range(start, start + count):
             event = error_event(tag, n, self.rng, issues)
@@ -281,7 +282,7 @@ class JobFactory:
             self.encoded_bytes[encoding] += len(body)
             self.count[encoding] += 1
             check = None
-            if self.check_every and n % self.check_every == self.check_every - 1:
+            if checks and self.check_every and n % self.check_every == self.check_every - 1:
                 self.next_check_project += 1
                 check = self.next_check_project
             out.append(Job(http_request(check or 1, body, encoding), event["event_id"], check))
@@ -554,7 +555,7 @@ def preload(daemon: Server, factory: JobFactory, args: argparse.Namespace) -> No
     sent = 0
     while sent < args.preload:
         count = min(PRELOAD_CHUNK, args.preload - sent)
-        jobs = factory.jobs("preload", count, "plain", issues=PRELOAD_ISSUES, start=sent)
+        jobs = factory.jobs("preload", count, "plain", issues=PRELOAD_ISSUES, start=sent, checks=False)
         result = run_load(daemon, jobs, "plain", args.concurrency, verify=False)
         if result.errors:
             raise SystemExit(f"preload: {result.errors[0]}")
