@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from twisted.web.server import Request
 
 from sentry_daemon.api import issue_params
@@ -13,11 +11,11 @@ from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
 from sentry_daemon.http.params import query_arg
 from sentry_daemon.http.responses import json_response
+from sentry_daemon.search.issue_search import EVENT_ID
 from sentry_daemon.serializers import events as event_serializers
 from sentry_daemon.serializers import grouping_info
 from sentry_daemon.store.records import Event, Project
 
-_EVENT_ID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 INVALID_EVENT_ID = ("Event ID must be a valid UUID hex (32-36 characters long, containing only digits, dashes, "
                     "or a-f characters)")
 GROUPED = ("error", "default", "csp", "hpkp", "expectct", "expectstaple", "nel")
@@ -61,7 +59,7 @@ def grouping_info_route(api: ApiContext, request: Request, org: str, project: st
 @app.route("/api/0/organizations/<org>/eventids/<event_id>/", methods=["GET"], strict_slashes=False)
 def event_id_lookup(api: ApiContext, request: Request, org: str, event_id: str) -> bytes:
     found = api.org(request, org)
-    if not _EVENT_ID.match(event_id):
+    if not EVENT_ID.match(event_id):
         raise ApiError(400, INVALID_EVENT_ID)
     event = api.store.events_by_id.get(event_id.replace("-", "").lower())
     if event is None or event.project.organization is not found or event.type == "transaction":

@@ -421,8 +421,9 @@ def search_error(exc: InvalidSearchQuery) -> str:
     return f"Error parsing search query: {exc}"
 
 
-_EVENT_ID = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# An event id as Sentry accepts one: 32 hex digits, or the hyphenated UUID form.
+EVENT_ID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})$")
 
 
 def looks_like_event_id(text: str) -> bool:
-    return bool(_EVENT_ID.match(text.strip()))
+    return bool(EVENT_ID.match(text.strip()))
