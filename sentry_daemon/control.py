@@ -133,7 +133,7 @@ class ControlRoutes:
     @app.route("/__parlel/events/<event_id>/grouping", methods=["GET"], strict_slashes=False)
     def event_grouping(self, request: Request, event_id: str) -> bytes:
         """Why the event is in its issue: every grouping variant, its hash, its components and hints."""
-        event = self.store.events_by_id.get(event_id.replace("-", "").lower())
+        event = self.store.event(event_id)
         if event is None or event.type in ("transaction", "feedback"):
             raise not_found()
         return json_response(request, 200, grouping_info(event))

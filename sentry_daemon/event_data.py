@@ -9,15 +9,24 @@ from typing import Any
 
 from sentry_daemon.timestamps import parse_timestamp
 
+# The types of security-report events, and those of every event that Sentry files as an error issue.
+SECURITY_EVENT_TYPES = ("csp", "hpkp", "expectct", "expectstaple", "nel")
+ERROR_EVENT_TYPES = ("error", "default", *SECURITY_EVENT_TYPES)
+
+
+def interface_values(holder: Any) -> list[dict[str, Any]]:
+    """The objects of a ``{"values": [...]}`` interface (exception, threads, breadcrumbs)."""
+    values = holder.get("values") if isinstance(holder, dict) else None
+    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
+
 
 def exceptions(data: dict[str, Any]) -> list[dict[str, Any]]:
-    values = (data.get("exception") or {}).get("values") or []
-    return [v for v in values if isinstance(v, dict)]
+    return interface_values(data.get("exception"))
 
 
-def main_exception(data: dict[str, Any]) -> dict[str, Any] | None:
+def main_exception(data: dict[str, Any], main_id: Any = None) -> dict[str, Any] | None:
+    """The exception with ``main_id`` (the one an exception group's grouping settled on), else the last."""
     values = exceptions(data)
-    main_id = data.get("main_exception_id")
     if main_id is not None:
         for value in values:
             if (value.get("mechanism") or {}).get("exception_id") == main_id:

@@ -214,3 +214,13 @@ async def test_options_answers_allowed_methods_without_a_body(sentry):
         assert response.headers.getRawHeaders("content-type") is None
         allowed = {m.strip() for m in response.headers.getRawHeaders("allow")[0].split(",")}
         assert {"GET", "OPTIONS"} <= allowed, path
+
+
+@pytest_twisted.ensureDeferred
+async def test_index_names_the_tokens_user(sentry):
+    """``GET /api/0/`` (``sentry-cli info``): the token's scopes and its user, as every user is shown."""
+    response, body = await request_json("GET", sentry.url + "/api/0/", headers=AUTH)
+    assert response.code == 200 and body["version"] == "0" and "project:releases" in body["auth"]["scopes"]
+    assert (body["user"]["id"], body["user"]["email"]) == ("1", sentry.store.user.email)
+    response, _ = await request_json("GET", sentry.url + "/api/0/")
+    assert response.code == 401

@@ -115,6 +115,23 @@ def test_chained_exceptions_count_in_order() -> None:
                                           "RuntimeError")]
 
 
+def test_exception_group_links_that_loop_or_are_not_ids_still_group() -> None:
+    """Parent links that form a cycle end the chain; ids that are not integers are no ids (the
+    exceptions then chain as sent)."""
+    def group(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+        return {"platform": "javascript", "exception": {"values": [
+            {"type": "AggregateError", "value": "x", "mechanism": {"type": "generic", **first}},
+            {"type": "TypeError", "value": "y", "mechanism": {"type": "generic", **second}},
+        ]}}
+
+    looping = group({"exception_id": 0, "parent_id": 1, "is_exception_group": True},
+                    {"exception_id": 1, "parent_id": 0})
+    assert grouping(looping).hashes == [md5("TypeError", "y", "AggregateError", "x")]
+    not_ids = group({"exception_id": [0], "parent_id": {}, "is_exception_group": True},
+                    {"exception_id": 1, "parent_id": [0]})
+    assert grouping(not_ids).hashes == [md5("AggregateError", "x", "TypeError", "y")]
+
+
 def test_javascript_function_names_are_trimmed_and_node_modules_are_not_in_app() -> None:
     frames = [
         {"filename": "/app/node_modules/express/router.js", "abs_path": "/app/node_modules/express/router.js",

@@ -439,6 +439,20 @@ def test_frames_keep_order_and_get_paths():
     assert out[2]["filename"] == "x.js"
 
 
+def test_frame_string_fields_that_are_not_strings_are_dropped():
+    """Relay types a frame's module, function, platform, context line, ... as strings: anything else
+    is removed with an ``invalid_data`` error, even on a frame whose paths need nothing."""
+    frame = {"filename": "a.py", "abs_path": "/srv/a.py", "module": ["m"], "function": {"f": 1}, "platform": 3,
+             "context_line": False, "lineno": 4}
+    event = norm({"exception": [{**EXC, "stacktrace": {"frames": [frame]}}]})
+    assert event["exception"]["values"][0]["stacktrace"]["frames"] == [
+        {"filename": "a.py", "abs_path": "/srv/a.py", "lineno": 4}]
+    prefix = "exception.values.0.stacktrace.frames.0."
+    assert [(e["name"], e["type"], e["value"]) for e in event["errors"]] == [
+        (prefix + "module", "invalid_data", ["m"]), (prefix + "function", "invalid_data", {"f": 1}),
+        (prefix + "platform", "invalid_data", 3), (prefix + "context_line", "invalid_data", False)]
+
+
 def test_threads_shapes():
     thread = {"id": 1, "name": "main", "crashed": True, "stacktrace": {"frames": [{"function": "run"}]}}
     assert norm({"threads": [thread]})["threads"] == {"values": [thread]}

@@ -7,9 +7,10 @@ from twisted.web.server import Request
 from sentry_daemon.api import issue_params
 from sentry_daemon.api.app import ApiContext, app
 from sentry_daemon.api.issue_events import event_detail
+from sentry_daemon.event_data import ERROR_EVENT_TYPES
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import query_arg
+from sentry_daemon.http.params import query_arg, query_flag
 from sentry_daemon.http.responses import json_response
 from sentry_daemon.search.issue_search import EVENT_ID
 from sentry_daemon.serializers import events as event_serializers
@@ -18,11 +19,10 @@ from sentry_daemon.store.records import Event, Project
 
 INVALID_EVENT_ID = ("Event ID must be a valid UUID hex (32-36 characters long, containing only digits, dashes, "
                     "or a-f characters)")
-GROUPED = ("error", "default", "csp", "hpkp", "expectct", "expectstaple", "nel")
 
 
 def _event(api: ApiContext, project: Project, event_id: str) -> Event:
-    event = api.store.events_by_id.get(event_id.replace("-", "").lower())
+    event = api.store.event(event_id)
     if event is None or event.project is not project:
         raise ApiError(404, "Event not found")
     return event
@@ -35,11 +35,11 @@ def project_events(api: ApiContext, request: Request, org: str, project: str) ->
     window = issue_params.window(request, api.store.now())
     text = (query_arg(request, "query") or "").lower()
     events = [e for e in api.store.project_events(found)
-              if e.type in GROUPED and window.start <= e.time < window.end
+              if e.type in ERROR_EVENT_TYPES and window.start <= e.time < window.end
               and (not text or any(text in v for k, v in e.texts if k == "message"))]
     events.sort(key=lambda e: (e.time, e.event_id), reverse=True)
     page, headers = paginate(request, events, api.base_url(request))
-    full = query_arg(request, "full") in ("1", "true", "True")
+    full = query_flag(request, "full")
     render = event_serializers.full if full else event_serializers.simple
     return json_response(request, 200, [render(e) for e in page], headers)
 
@@ -61,7 +61,7 @@ def event_id_lookup(api: ApiContext, request: Request, org: str, event_id: str) 
     found = api.org(request, org)
     if not EVENT_ID.match(event_id):
         raise ApiError(400, INVALID_EVENT_ID)
-    event = api.store.events_by_id.get(event_id.replace("-", "").lower())
+    event = api.store.event(event_id)
     if event is None or event.project.organization is not found or event.type == "transaction":
         raise not_found()
     return json_response(request, 200, {

@@ -5,13 +5,13 @@ from __future__ import annotations
 from twisted.web.server import Request
 
 from sentry_daemon.api.app import ApiContext, app
-from sentry_daemon.api.auth import require_token
 from sentry_daemon.http.responses import json_response
+from sentry_daemon.serializers.users import user
 
 
 @app.route("/api/0/", methods=["GET"], strict_slashes=False)
 def index(api: ApiContext, request: Request) -> bytes:
-    require_token(api.store, request)
+    who = api.user(request)
     return json_response(
         request,
         200,
@@ -20,7 +20,6 @@ def index(api: ApiContext, request: Request) -> bytes:
             "auth": {"scopes": ["org:read", "org:write", "project:read", "project:write",
                                 "project:admin", "project:releases", "team:read", "team:write",
                                 "event:read", "event:write", "event:admin", "member:read"]},
-            "user": {"id": "1", "name": "sentryfake", "username": "sentryfake",
-                     "email": "sentryfake@localhost"},
+            "user": user(who),
         },
     )

@@ -11,16 +11,15 @@ from sentry_daemon.api.app import ApiContext
 from sentry_daemon.api.issues import issue_route
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import query_arg, query_args
+from sentry_daemon.http.params import query_arg, query_args, query_flag
 from sentry_daemon.http.responses import json_response
 from sentry_daemon.search.grammar import InvalidSearchQuery
 from sentry_daemon.search.issue_search import compile_query, event_matches, search_error
 from sentry_daemon.serializers import events as event_serializers
+from sentry_daemon.serializers import issues as issue_serializers
 from sentry_daemon.serializers import releases as release_serializers
-from sentry_daemon.serializers.issues import display_key, tag_label
-from sentry_daemon.store.event_tags import lookup_key
-from sentry_daemon.store.records import Event, Issue, TagValueStats
-from sentry_daemon.timestamps import isoformat
+from sentry_daemon.store.event_tags import display_key
+from sentry_daemon.store.records import Event, Issue
 
 EVENT_NOT_FOUND = "Event not found. The event ID may be incorrect, or it's age exceeded the retention period."
 NO_MATCHING_EVENT = "No matching event found, try changing the environments, date range, or query."
@@ -83,7 +82,7 @@ def event_detail(api: ApiContext, event: Event) -> dict[str, Any]:
 def issue_events(api: ApiContext, request: Request, issue_id: str, org: str | None = None) -> bytes:
     issue = api.issue(request, org, issue_id)
     events = list(reversed(_matching(api, request, issue)))
-    full = query_arg(request, "full") in ("1", "true", "True")
+    full = query_flag(request, "full")
     page, headers = paginate(request, events, api.base_url(request))
     render = event_serializers.full if full else event_serializers.simple
     return json_response(request, 200, [render(e) for e in page], headers)
@@ -98,7 +97,7 @@ def issue_event(api: ApiContext, request: Request, issue_id: str, event_id: str,
             raise ApiError(404, NO_MATCHING_EVENT)
         event = events[0] if event_id == "oldest" else events[-1]
     else:
-        event = api.store.events_by_id.get(event_id.replace("-", "").lower())
+        event = api.store.event(event_id)
         if event is None or event.group_id != issue.id:
             raise ApiError(404, EVENT_NOT_FOUND)
     return json_response(request, 200, event_detail(api, event))
@@ -120,35 +119,6 @@ def issue_hashes(api: ApiContext, request: Request, issue_id: str, org: str | No
     ], headers)
 
 
-def _values_of(issue: Issue, key: str) -> list[tuple[str, TagValueStats]]:
-    stored = lookup_key(key)
-    return [(value, stats) for (k, value), stats in issue.values.items() if k == stored]
-
-
-def tag_value(key: str, value: str, stats: TagValueStats) -> dict[str, Any]:
-    body = {"key": key, "name": value.split(":", 1)[1] if key == "user" and ":" in value else value,
-            "value": value, "count": stats.count, "lastSeen": isoformat(stats.last_seen),
-            "firstSeen": isoformat(stats.first_seen)}
-    if key == "user":
-        kind, _, ident = value.partition(":")
-        body["query"] = 'user.%s:"%s"' % (kind, ident)
-    return body
-
-
-def tag_key(issue: Issue, key: str, top: int) -> dict[str, Any] | None:
-    values = _values_of(issue, key)
-    if not values:
-        return None
-    values.sort(key=lambda pair: (-pair[1].count, pair[0]))
-    return {
-        "key": key,
-        "name": tag_label(lookup_key(key)),
-        "uniqueValues": len(values),
-        "totalValues": sum(stats.count for _, stats in values),
-        "topValues": [tag_value(key, value, stats) for value, stats in values[:top]],
-    }
-
-
 @issue_route("tags/", ["GET"])
 def issue_tags(api: ApiContext, request: Request, issue_id: str, org: str | None = None) -> bytes:
     issue = api.issue(request, org, issue_id)
@@ -156,14 +126,14 @@ def issue_tags(api: ApiContext, request: Request, issue_id: str, org: str | None
     raw_limit = query_arg(request, "limit")
     top = int(raw_limit) if raw_limit and raw_limit.isdigit() else (9 if wanted else 10)
     keys = wanted or sorted({display_key(k) for k, _ in issue.values})
-    rows = [found for key in keys if (found := tag_key(issue, key, top)) is not None]
+    rows = [found for key in keys if (found := issue_serializers.tag_key(issue, key, top)) is not None]
     return json_response(request, 200, rows)
 
 
 @issue_route("tags/<key>/", ["GET"])
 def issue_tag(api: ApiContext, request: Request, issue_id: str, key: str, org: str | None = None) -> bytes:
     issue = api.issue(request, org, issue_id)
-    found = tag_key(issue, key, 9)
+    found = issue_serializers.tag_key(issue, key, 9)
     if found is None:
         raise not_found()
     return json_response(request, 200, found)
@@ -175,11 +145,12 @@ _VALUE_SORTS = {"date": lambda s: s.last_seen, "age": lambda s: s.first_seen, "c
 @issue_route("tags/<key>/values/", ["GET"])
 def issue_tag_values(api: ApiContext, request: Request, issue_id: str, key: str, org: str | None = None) -> bytes:
     issue = api.issue(request, org, issue_id)
-    values = _values_of(issue, key)
+    values = issue_serializers.tag_values(issue, key)
     if not values:
         raise not_found()
     sort = (query_arg(request, "sort") or "").lstrip("-")
     order = _VALUE_SORTS.get(sort, lambda s: s.first_seen)
     values.sort(key=lambda pair: (order(pair[1]), pair[0]), reverse=True)
     page, headers = paginate(request, values, api.base_url(request))
-    return json_response(request, 200, [tag_value(key, value, stats) for value, stats in page], headers)
+    return json_response(request, 200, [issue_serializers.tag_value(key, value, stats) for value, stats in page],
+                         headers)

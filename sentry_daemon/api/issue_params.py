@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from twisted.web.server import Request
 
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.http.params import query_arg, query_args
-from sentry_daemon.store.issue_updates import IssueChanges
+from sentry_daemon.store.issue_updates import IGNORE_FIELDS, IssueChanges
 from sentry_daemon.store.lifecycle import IGNORED_SUBSTATUSES, PRIORITY_VALUES, UNRESOLVED_SUBSTATUSES
 from sentry_daemon.store.records import Release, User
 
@@ -28,8 +28,10 @@ DEFAULT_WINDOW = 90 * 86400  # Sentry searches the last 90 days when no period i
 MAX_LIMIT = 100
 STATUS_CHOICES = {"resolved": "resolved", "unresolved": "unresolved", "ignored": "ignored", "muted": "ignored",
                   "resolvedInNextRelease": "resolved"}
-IGNORE_FIELDS = ("ignoreDuration", "ignoreCount", "ignoreWindow", "ignoreUserCount", "ignoreUserWindow")
 MAX_WINDOW_MINUTES = 10080
+# The longest period or snooze that is still a date (Python's ``timedelta``, as Sentry's own parsing
+# uses): beyond it Sentry fails inside the request; here it is a 400.
+MAX_PERIOD_SECONDS = timedelta.max // timedelta(seconds=1)
 
 
 class FieldErrors(ApiError):
@@ -45,9 +47,10 @@ class FieldErrors(ApiError):
 
 def parse_period(text: str) -> int:
     match = _PERIOD.match(text)
-    if match is None:
+    seconds = int(match.group(1)) * _UNITS[match.group(2)] if match is not None else None
+    if seconds is None or seconds > MAX_PERIOD_SECONDS:
         raise ApiError(400, f"Invalid statsPeriod: {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    return seconds
 
 
 def _date(text: str) -> float:
@@ -136,6 +139,8 @@ def _minutes(errors: dict[str, Any], name: str, value: Any, holder: str | None) 
         message = ["A valid integer is required."]
     elif name in ("ignoreWindow", "ignoreUserWindow") and int(value) > MAX_WINDOW_MINUTES:
         message = [f"Ensure this value is less than or equal to {MAX_WINDOW_MINUTES}."]
+    elif abs(int(value)) * 60 > MAX_PERIOD_SECONDS:
+        message = [f"Ensure this value is less than or equal to {MAX_PERIOD_SECONDS // 60}."]
     else:
         return int(value)
     if holder:

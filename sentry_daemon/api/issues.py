@@ -11,7 +11,7 @@ from sentry_daemon.api import issue_params
 from sentry_daemon.api.app import ApiContext, app
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import query_arg, query_args, read_json_object
+from sentry_daemon.http.params import query_arg, query_args, query_flag, read_json_object
 from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.search.grammar import InvalidSearchQuery
 from sentry_daemon.search.issue_search import (
@@ -24,7 +24,7 @@ from sentry_daemon.search.issue_search import (
     search_error,
 )
 from sentry_daemon.serializers import issues as issue_serializers
-from sentry_daemon.serializers.users import actor, user
+from sentry_daemon.serializers.users import actor
 from sentry_daemon.store import issue_updates
 from sentry_daemon.store.records import Issue, Organization, Project
 from sentry_daemon.timestamps import isoformat
@@ -135,12 +135,12 @@ def _direct_hit(api: ApiContext, request: Request, org: Organization, projects: 
     if not text:
         return None
     if looks_like_event_id(text):
-        event = api.store.events_by_id.get(text.replace("-", "").lower())
+        event = api.store.event(text)
         if event is not None and event.group_id is not None and event.project in projects:
             issue = api.store.issues.get(event.group_id)
             if issue is not None:
                 return issue, event
-    if query_arg(request, "shortIdLookup") in ("1", "true"):
+    if query_flag(request, "shortIdLookup"):
         issue = api.store.issues.by_short_id(org, text)
         if issue is not None and issue.project in projects:
             return issue, None
@@ -267,8 +267,7 @@ def _answer_body(api: ApiContext, request: Request, body: dict[str, Any]) -> dic
         body["assignedTo"] = actor(body["assignedTo"], view.user_for, view.team_for)
     details = body.get("statusDetails")
     if isinstance(details, dict) and "actor" in details:
-        found = view.user_for(details["actor"])
-        details["actor"] = user(found) if found is not None else None
+        details["actor"] = view.user_body(details["actor"])
     return body
 
 
@@ -332,22 +331,10 @@ def delete_project_issues(api: ApiContext, request: Request, org: str, project: 
 
 # --- one issue ----------------------------------------------------------------------------------
 
-def activity(api: ApiContext, issue: Issue) -> list[dict[str, Any]]:
-    """Newest first, at most 100, ending with the issue's ``first_seen`` (as Sentry adds it)."""
-    rows = []
-    for item in reversed(issue.activity[-99:]):
-        found = api.store.user if item.user_id == api.store.user.id else None
-        rows.append({"id": str(item.id), "user": user(found) if found is not None else None, "sentry_app": None,
-                     "type": item.type, "data": item.data, "dateCreated": isoformat(item.date_created)})
-    rows.append({"id": "0", "user": None, "sentry_app": None, "type": "first_seen", "data": {},
-                 "dateCreated": isoformat(issue.first_seen)})
-    return rows
-
-
 def issue_detail(api: ApiContext, request: Request, issue: Issue) -> dict[str, Any]:
     view = api.issue_view(request)
     stats = {"24h": api.store.issues.stats(issue, 24, 3600), "30d": api.store.issues.stats(issue, 30, 86400)}
-    body = issue_serializers.detail(issue, view, stats, activity(api, issue), api.store.issues.last_release(issue))
+    body = issue_serializers.detail(issue, view, stats, api.store.issues.last_release(issue))
     if "inbox" in query_args(request, "expand"):
         body["inbox"] = issue_serializers.inbox(issue)
     return body

@@ -165,22 +165,10 @@ class FrameRules:
 
 
 def apply_rules(frames: Sequence[dict[str, Any]], platform: str | None) -> FrameRules:
-    """Apply every rule to a stacktrace's frames (oldest first), in rule order."""
-    try:
-        return _apply_cached(platform, tuple(
-            (_path_of(f), f.get("module"), f.get("function"), f.get("platform"), f.get("in_app")) for f in frames))
-    except TypeError:  # an unhashable field
-        return _apply(frames, platform)
+    """Apply every rule to a stacktrace's frames (oldest first), in rule order.
 
-
-@lru_cache(maxsize=8192)
-def _apply_cached(platform: str | None, keys: tuple[tuple[Any, ...], ...]) -> FrameRules:
-    frames = [{"abs_path": path, "module": module, "function": function, "platform": frame_platform,
-               "in_app": in_app} for path, module, function, frame_platform, in_app in keys]
-    return _apply(frames, platform)
-
-
-def _apply(frames: Sequence[dict[str, Any]], platform: str | None) -> FrameRules:
+    Asked once per distinct stack (``stacks`` keeps the answer); which rules match a frame is kept
+    per kind of frame (``_hits``)."""
     count = len(frames)
     in_app: list[bool | None] = [f.get("in_app") if isinstance(f.get("in_app"), bool) else None for f in frames]
     app_rule: list[str | None] = [None] * count

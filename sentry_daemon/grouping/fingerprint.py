@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sentry_daemon.event_data import exceptions, interface_values
 from sentry_daemon.grouping.enhancements import family
 from sentry_daemon.grouping.stacks import stack_of
 
@@ -33,16 +34,11 @@ def kind(fingerprint: list[str]) -> str:
     return "hybrid" if any(is_default_entry(e) for e in fingerprint) else "custom"
 
 
-def _exceptions(data: dict[str, Any]) -> list[dict[str, Any]]:
-    values = (data.get("exception") or {}).get("values") if isinstance(data.get("exception"), dict) else None
-    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
-
-
 def _crash_frame(data: dict[str, Any]) -> dict[str, Any] | None:
     """The last in-app frame (after the stack rules) of the main stacktrace, else its last frame."""
-    candidates: list[Any] = [e.get("stacktrace") for e in _exceptions(data)[-1:]] + [data.get("stacktrace")]
-    threads = (data.get("threads") or {}).get("values") if isinstance(data.get("threads"), dict) else None
-    if isinstance(threads, list) and len(threads) == 1 and isinstance(threads[0], dict):
+    candidates: list[Any] = [e.get("stacktrace") for e in exceptions(data)[-1:]] + [data.get("stacktrace")]
+    threads = interface_values(data.get("threads"))
+    if len(threads) == 1:
         candidates.append(threads[0].get("stacktrace"))
     for candidate in candidates:
         trace = stack_of(candidate, data.get("platform"))
@@ -58,8 +54,8 @@ def _tag(tags: list[tuple[str, str]], name: str) -> str | None:
 
 def resolve_variable(name: str, data: dict[str, Any], tags: list[tuple[str, str]]) -> str:
     """One variable's value; ``tags`` are the event's tags as Sentry derives them (``store.event_tags``)."""
-    exceptions = _exceptions(data)
-    last = exceptions[-1] if exceptions else {}
+    values = exceptions(data)
+    last = values[-1] if values else {}
     if name == "transaction":
         return str(data.get("transaction") or "<no-transaction>")
     if name == "message":
@@ -142,14 +138,14 @@ BUILT_IN_RULES = (
 def built_in_rule(data: dict[str, Any], tags: list[tuple[str, str]]) -> BuiltInRule | None:
     if family(data.get("platform")) != "javascript":
         return None
-    exceptions = _exceptions(data)
+    values = exceptions(data)
     logentry = data.get("logentry") if isinstance(data.get("logentry"), dict) else {}
-    messages = {logentry.get("formatted"), logentry.get("message"), *(e.get("value") for e in exceptions)}
+    messages = {logentry.get("formatted"), logentry.get("message"), *(e.get("value") for e in values)}
     for rule in BUILT_IN_RULES:
-        if rule.error_type is not None and any(e.get("type") == rule.error_type for e in exceptions):
+        if rule.error_type is not None and any(e.get("type") == rule.error_type for e in values):
             return rule
         if rule.error_value_prefix is not None and any(
-                isinstance(e.get("value"), str) and e["value"].startswith(rule.error_value_prefix) for e in exceptions):
+                isinstance(e.get("value"), str) and e["value"].startswith(rule.error_value_prefix) for e in values):
             return rule
         if rule.message is not None and rule.message in messages and _tag(tags, "transaction") is not None:
             return rule

@@ -215,9 +215,9 @@ def trim_message(text: str) -> str:
     return trimmed if trimmed == text else trimmed + "..."
 
 
-def normalize_message(text: str, trim: bool = True) -> str:
+def normalize_message(text: str) -> str:
     """What a message or exception value contributes to grouping: trimmed, then parameterized."""
-    return parameterize(trim_message(text) if trim else text)
+    return parameterize(trim_message(text))
 
 
 STRIPPED_HINT = "stripped event-specific values"

@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
+from sentry_daemon import event_data
 from sentry_daemon.grouping.components import Component
 from sentry_daemon.grouping.parameterization import Parameterized
 from sentry_daemon.grouping.stacks import Variants, stack_of
-
-
-def _values(holder: Any) -> list[dict[str, Any]]:
-    values = holder.get("values") if isinstance(holder, dict) else None
-    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
 
 
 # --- exceptions ---------------------------------------------------------------------------------
@@ -69,8 +65,13 @@ def _single_exception(exception: dict[str, Any], event_platform: str | None) -> 
 
 
 def _exception_id(exception: dict[str, Any], key: str) -> Any:
+    """``exception_id`` or ``parent_id`` (integers, as Relay's schema has them; anything else is
+    no id) or ``is_exception_group`` of an exception's mechanism."""
     mechanism = exception.get("mechanism")
-    return mechanism.get(key) if isinstance(mechanism, dict) else None
+    value = mechanism.get(key) if isinstance(mechanism, dict) else None
+    if key == "is_exception_group":
+        return value is True
+    return value if type(value) is int else None
 
 
 def _component_key(variants: Variants) -> tuple[Any, ...]:
@@ -101,7 +102,13 @@ def filter_exception_group(exceptions: list[dict[str, Any]], components: list[Va
     if root is None:
         return unchanged
 
+    visited: set[int] = set()
+
     def top_level(index: int) -> list[int]:
+        """The non-group exceptions under ``index``; a parent link that loops back is not followed."""
+        if index in visited:
+            return []
+        visited.add(index)
         if _exception_id(exceptions[index], "is_exception_group"):
             return [t for child in children.get(_exception_id(exceptions[index], "exception_id"), [])
                     for t in top_level(child)]
@@ -117,7 +124,7 @@ def filter_exception_group(exceptions: list[dict[str, Any]], components: list[Va
             distinct.append(index)
     if len(distinct) == 1:
         path, current = [], distinct[0]
-        while True:
+        while current not in path:  # a cycle of parent links ends the chain
             path.append(current)
             kids = children.get(_exception_id(exceptions[current], "exception_id"))
             if not kids:
@@ -134,15 +141,12 @@ class StrategyOutput:
 
 
 def chained_exception(data: dict[str, Any]) -> StrategyOutput | None:
-    exceptions = _values(data.get("exception"))
+    exceptions = event_data.exceptions(data)
     if not exceptions:
         return None
     platform = data.get("platform")
     components = [_single_exception(e, platform) for e in exceptions]
-    try:
-        kept, main_id = filter_exception_group(exceptions, components, data)
-    except Exception:
-        kept, main_id = list(range(len(exceptions))), None
+    kept, main_id = filter_exception_group(exceptions, components, data)
     if len(kept) == 1:
         return StrategyOutput(components[kept[0]], main_id)
     chained: dict[str, list[Component]] = {}
@@ -155,7 +159,7 @@ def chained_exception(data: dict[str, Any]) -> StrategyOutput | None:
 # --- threads, stacktrace, message, template, security -------------------------------------------
 
 def threads(data: dict[str, Any]) -> StrategyOutput | None:
-    values = _values(data.get("threads"))
+    values = event_data.interface_values(data.get("threads"))
     if not values:
         return None
     crashed = [t for t in values if t.get("crashed")]

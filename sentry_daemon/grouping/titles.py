@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sentry_daemon.event_data import exceptions, main_exception, message_text
+from sentry_daemon.event_data import SECURITY_EVENT_TYPES, exceptions, main_exception, message_text
 from sentry_daemon.grouping.stacks import Stack, stack_of
 
 TITLE_LIMIT = 100
@@ -70,9 +70,7 @@ def describe(data: dict[str, Any], main_exception_id: Any = None) -> Description
 
     ``main_exception_id`` is the exception an exception group's grouping settled on, if any.
     """
-    if main_exception_id is not None and data.get("main_exception_id") is None:
-        data = {**data, "main_exception_id": main_exception_id}
-    exc = main_exception(data)
+    exc = main_exception(data, main_exception_id)
     trace = _stack(exc, data)
     where = culprit(data, exc, trace)
     if exc is not None:
@@ -105,6 +103,5 @@ def describe(data: dict[str, Any], main_exception_id: Any = None) -> Description
     metadata = {"title": truncate(first, TITLE_LIMIT)} if first else {"title": "<unlabeled event>"}
     if data.get("title"):
         metadata["title"] = data["title"]
-    event_type = data.get("type") if data.get("type") in ("csp", "hpkp", "expectct", "expectstaple", "nel") \
-        else "default"
+    event_type = data.get("type") if data.get("type") in SECURITY_EVENT_TYPES else "default"
     return Description(metadata["title"] or "<untitled>", where, None, metadata, event_type)

@@ -84,7 +84,7 @@ _BY_STRUCTURE_LIMIT = 20_000
 def _structure(data: dict[str, Any]) -> tuple[Any, ...] | None:
     """The fields default grouping reads, or None when the event is not one to look up this way."""
     platform = data.get("platform")
-    parts: list[Any] = [platform, data.get("main_exception_id")]
+    parts: list[Any] = [platform]
     exception = data.get("exception")
     values = exception.get("values") if type(exception) is dict else None
     for value in values if type(values) is list else ():
@@ -97,7 +97,7 @@ def _structure(data: dict[str, Any]) -> tuple[Any, ...] | None:
         parts.append((value.get("type"), bool(mechanism.get("synthetic")), repr(mechanism.get("meta") or None),
                       mechanism.get("exception_id"), mechanism.get("parent_id"), mechanism.get("is_exception_group"),
                       trace, None if decided else value.get("value")))
-    if len(parts) > 3 and platform == "python":
+    if platform == "python" and len(parts) > 2:  # two or more exceptions: the group rules read the SDK version
         sdk = data.get("sdk")
         parts.append(str(sdk.get("version") or "")[:1] if type(sdk) is dict else "")
     for name in ("threads", "stacktrace", "template", "csp"):

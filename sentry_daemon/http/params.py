@@ -33,3 +33,8 @@ def query_arg(request: Request, name: str, default: str | None = None) -> str | 
 
 def query_args(request: Request, name: str) -> list[str]:
     return [v.decode("utf-8", "replace") for v in request.args.get(name.encode(), [])]
+
+
+def query_flag(request: Request, name: str) -> bool:
+    """A boolean argument as Sentry's endpoints read one (``?full=1``, ``?full=true``)."""
+    return query_arg(request, name) in ("1", "true", "True")

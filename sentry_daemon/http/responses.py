@@ -21,9 +21,7 @@ def json_bytes_response(
     """:func:`json_response` for a body already serialized (the hot ingest answer builds its own)."""
     request.setResponseCode(status)
     request.setHeader(b"Content-Type", b"application/json")
-    if headers:
-        for name, value in headers.items():
-            request.setHeader(name.encode(), value.encode())
+    _set_headers(request, headers)
     request.setHeader(b"Content-Length", b"%d" % len(payload))
     return payload
 
@@ -32,11 +30,14 @@ def empty_response(request: Request, status: int, headers: dict[str, str] | None
     """An answer with no body, and so no content type (Twisted would default to ``text/html``)."""
     request.setResponseCode(status)
     request.defaultContentType = None
-    if headers:
-        for name, value in headers.items():
-            request.setHeader(name.encode(), value.encode())
+    _set_headers(request, headers)
     request.setHeader(b"Content-Length", b"0")
     return b""
+
+
+def _set_headers(request: Request, headers: dict[str, str] | None) -> None:
+    for name, value in (headers or {}).items():
+        request.setHeader(name.encode(), value.encode())
 
 
 def finish_json(request: Request, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

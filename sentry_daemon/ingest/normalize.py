@@ -101,6 +101,9 @@ _MAX_STAMP = 253402300799.0
 _MISSING = object()
 _JUST_STR = frozenset((str,))
 _JUST_DICT = frozenset((dict,))
+_STR_OR_NONE = frozenset((str, type(None)))
+# Frame fields Relay types as strings: any other value is dropped, with an ``invalid_data`` error.
+_FRAME_STRINGS = ("module", "function", "raw_function", "package", "platform", "context_line", "symbol")
 _NO_DATA: dict[str, Any] = {}  # read-only stand-in for an absent object
 
 
@@ -624,7 +627,8 @@ class _EventNormalizer:
     def set_stacktrace(self, holder: dict[str, Any], key: str, owner: str = "", index: int = -1) -> None:
         """``holder[key]`` as a stack trace; ``owner`` and ``index`` say where, for error names.
 
-        Frames with both paths set (every Python frame) need nothing, so they are only looked at.
+        Frames with both paths set and their other string fields strings (every Python frame) need
+        nothing, so they are only looked at.
         """
         raw = holder.pop(key, None)
         if raw is None:
@@ -643,7 +647,8 @@ class _EventNormalizer:
         if _JUST_DICT.issuperset(map(type, frames)):
             for position, frame in enumerate(frames):
                 filename, abs_path = frame.get("filename"), frame.get("abs_path")
-                if not (isinstance(filename, str) and isinstance(abs_path, str) and filename and abs_path):
+                if not (isinstance(filename, str) and isinstance(abs_path, str) and filename and abs_path) \
+                        or not _STR_OR_NONE.issuperset(map(type, map(frame.get, _FRAME_STRINGS))):
                     self.frame(frame, _stacktrace_name(owner, index), position)
         else:
             name = _stacktrace_name(owner, index)
@@ -658,11 +663,16 @@ class _EventNormalizer:
         holder[key] = raw
 
     def frame(self, frame: dict[str, Any], stacktrace: str, index: int) -> None:
-        """``process_non_raw_frame``: fill ``abs_path``/``filename`` from each other; URLs give a path."""
+        """The frame's string fields typed, then ``process_non_raw_frame``: fill ``abs_path``/``filename``
+        from each other; URLs give a path."""
+        name = f"{stacktrace}.frames.{index}"
+        for key in _FRAME_STRINGS:
+            value = frame.get(key)
+            if value is not None and type(value) is not str:
+                self.invalid(f"{name}.{key}", frame.pop(key))
         filename, abs_path = frame.get("filename"), frame.get("abs_path")
         if isinstance(filename, str) and isinstance(abs_path, str) and filename and abs_path:
             return
-        name = f"{stacktrace}.frames.{index}"
         for key in ("filename", "abs_path"):
             if key in frame and not isinstance(frame[key], str):
                 value = frame.pop(key)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sentry_daemon.event_data import exceptions, message_text
+from sentry_daemon.event_data import exceptions, interface_values, message_text
 from sentry_daemon.grouping.stacks import Stack, stack_of
 
 # Search keys read from the event's tags, and the tag that holds them.
@@ -120,10 +120,7 @@ def event_fields(data: dict[str, Any], event_type: str) -> tuple[tuple[str, str]
         stacks.append(exception.get("stacktrace"))
     fields += (("error.handled", "0" if unhandled else "1"), ("error.unhandled", "1" if unhandled else "0"))
     stacks.append(data.get("stacktrace"))
-    threads = data.get("threads")
-    if type(threads) is dict:
-        stacks += [t.get("stacktrace") for t in threads.get("values") or () if type(t) is dict]
-    platform = data.get("platform")
+    stacks += [t.get("stacktrace") for t in interface_values(data.get("threads"))]
     for holder in stacks:
         trace = stack_of(holder, platform)
         if trace is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any
 
 from parsimonious.exceptions import IncompleteParseError, ParseError, VisitationError
 from parsimonious.grammar import Grammar
@@ -107,7 +107,6 @@ class SearchConfig:
     date_keys: frozenset[str] = frozenset()
     boolean_keys: frozenset[str] = frozenset()
     is_values: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    allow_boolean: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,10 +114,6 @@ class SearchValue:
     """A filter's value: text (maybe with ``*`` wildcards), a number, a datetime, or a list of those."""
 
     raw: Any
-
-    @property
-    def is_list(self) -> bool:
-        return isinstance(self.raw, list)
 
     def texts(self) -> list[Any]:
         return self.raw if isinstance(self.raw, list) else [self.raw]
@@ -181,9 +176,7 @@ class _Visitor(NodeVisitor):
         return found
 
     def visit_boolean_operator(self, node: Node, children: list[Any]) -> list[SearchFilter]:
-        if not self.config.allow_boolean:
-            raise InvalidSearchQuery(BOOLEAN_ERROR)
-        return []
+        raise InvalidSearchQuery(BOOLEAN_ERROR)
 
     def visit_paren_group(self, node: Node, children: list[Any]) -> list[SearchFilter]:
         return [SearchFilter("message", "=", SearchValue(node.text))]
@@ -224,9 +217,13 @@ class _Visitor(NodeVisitor):
         key, _sep, text = children
         if key not in self.config.date_keys:
             return self._text(key, text, False)
-        delta = timedelta(**{_REL_UNITS[text[-1]]: int(text[1:-1])})
+        try:
+            moment = self.now - timedelta(**{_REL_UNITS[text[-1]]: int(text[1:-1])})
+        except OverflowError:  # further back than any date
+            self._check_text_kind(key, text)
+            raise
         operator = ">=" if text[0] == "-" else "<="
-        return [SearchFilter(key, operator, SearchValue(self.now - delta))]
+        return [SearchFilter(key, operator, SearchValue(moment))]
 
     def visit_duration_filter(self, node: Node, children: list[Any]) -> list[SearchFilter]:
         return self.visit_numeric_filter(node, children)
@@ -451,6 +448,3 @@ def parse_search_query(query: str, config: SearchConfig, now: datetime) -> list[
     except VisitationError as exc:  # anything the visitor did not expect: a refusal, never a 500
         raise InvalidSearchQuery(f"Parse error: {exc.original_class.__name__}") from None
 
-
-def filter_keys(filters: Iterable[SearchFilter]) -> set[str]:
-    return {f.key for f in filters}

@@ -31,6 +31,7 @@ from sentry_daemon.search.grammar import (
     parse_search_query,
 )
 from sentry_daemon.store.event_tags import lookup_key
+from sentry_daemon.store.lifecycle import PRIORITY_VALUES
 from sentry_daemon.store.records import Event, Issue, Organization, Project, User
 
 DEFAULT_QUERY = "is:unresolved"
@@ -40,7 +41,6 @@ SUBSTATUS_VALUES = {"archived_until_escalating": 1, "escalating": 2, "ongoing": 
                     "archived_forever": 5, "regressed": 6, "new": 7}
 SUBSTATUS_NAMES = {v: k for k, v in SUBSTATUS_VALUES.items()}
 SUBSTATUS_STATUS = {1: 2, 2: 0, 3: 0, 4: 2, 5: 2, 6: 0, 7: 0}
-PRIORITY_VALUES = {"low": 25, "medium": 50, "high": 75}
 CATEGORIES = {"error", "performance", "profile", "cron", "replay", "feedback", "uptime", "metric_alert",
               "outage", "metric", "db_query", "http_client", "frontend", "mobile", "ai_detected", "test_notification"}
 ISSUE_TYPES = {
@@ -216,6 +216,15 @@ def _event_check(search_filter: SearchFilter, context: SearchContext) -> EventPr
     raise InvalidSearchQuery(f"Operator {operator} not valid for search {key}{operator}{search_filter.value.raw}")
 
 
+def _status_name(value: Any) -> str:
+    """``unresolved``, ``resolved``, ... for an ``is:``/``status:`` value (a name, alias or number)."""
+    if isinstance(value, int) and value in STATUS_NAMES:
+        return STATUS_NAMES[value]
+    if isinstance(value, str) and value in STATUS_VALUES:
+        return STATUS_NAMES[STATUS_VALUES[value]]
+    raise InvalidSearchQuery(f"invalid status value of '{value}'")
+
+
 def _as_set(values: Iterable[Any], convert: Callable[[Any], Any]) -> set[Any]:
     return {convert(v) for v in values}
 
@@ -229,13 +238,7 @@ def _issue_check(search_filter: SearchFilter, context: SearchContext) -> IssuePr
         return (lambda i: get(i) not in allowed) if negate else (lambda i: get(i) in allowed)
 
     if key == "status":
-        def status(value: Any) -> str:
-            if isinstance(value, int) and value in STATUS_NAMES:
-                return STATUS_NAMES[value]
-            if isinstance(value, str) and value in STATUS_VALUES:
-                return STATUS_NAMES[STATUS_VALUES[value]]
-            raise InvalidSearchQuery(f"invalid status value of '{value}'")
-        allowed = _as_set(values, status)  # every list asks this of every issue: one lambda, not two
+        allowed = _as_set(values, _status_name)  # every list asks this of every issue: one lambda, not two
         return (lambda i: i.status not in allowed) if negate else (lambda i: i.status in allowed)
     if key == "substatus":
         def substatus(value: Any) -> str:
@@ -342,8 +345,7 @@ def compile_query(text: str, context: SearchContext) -> IssueQuery:
         if key in ISSUE_KEYS:
             query.issue_checks.append(_issue_check(search_filter, context))
             if key == "status" and not search_filter.negated:
-                names = {STATUS_NAMES.get(v, v) if isinstance(v, int) else STATUS_NAMES.get(STATUS_VALUES.get(v, -1), v)
-                         for v in search_filter.value.texts()}
+                names = _as_set(search_filter.value.texts(), _status_name)
                 query.statuses = names if query.statuses is None else query.statuses & names
             if key == "for_review" and search_filter.value.raw and not search_filter.negated:
                 query.for_review = True

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sentry_daemon.event_data import message_text
+from sentry_daemon.event_data import ERROR_EVENT_TYPES, exceptions, interface_values, message_text
 from sentry_daemon.grouping.stacks import stack_of
 from sentry_daemon.grouping.titles import describe
 from sentry_daemon.grouping.variants import GROUPING_CONFIG
-from sentry_daemon.store.event_tags import display_key
+from sentry_daemon.store.event_tags import display_key, user_tag_query
 from sentry_daemon.store.records import Event
 from sentry_daemon.timestamps import isoformat
 
@@ -32,6 +32,7 @@ _ERROR_MESSAGES = {
     "missing_attribute": "Missing value for required attribute",
 }
 _MINIMAL_USER_KEYS = ("id", "email", "username", "ip_address", "name")
+SHOWN_TYPES = (*ERROR_EVENT_TYPES, "transaction", "generic", "feedback")
 
 
 def _prune(value: dict[str, Any]) -> dict[str, Any]:
@@ -84,11 +85,6 @@ def stacktrace(value: Any, platform: str | None) -> dict[str, Any] | None:
     }
 
 
-def _values(holder: Any) -> list[dict[str, Any]]:
-    values = holder.get("values") if isinstance(holder, dict) else None
-    return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
-
-
 def entries(data: dict[str, Any]) -> list[dict[str, Any]]:
     """The interfaces of the event, in Sentry's display order."""
     platform = data.get("platform")
@@ -99,7 +95,7 @@ def entries(data: dict[str, Any]) -> list[dict[str, Any]]:
                           "params": logentry.get("params")})
         if message:
             found.append({"type": "message", "data": message})
-    exception_values = _values(data.get("exception"))
+    exception_values = exceptions(data)
     if exception_values:
         values = []
         for exc in exception_values:
@@ -122,14 +118,14 @@ def entries(data: dict[str, Any]) -> list[dict[str, Any]]:
         found.append({"type": "stacktrace", "data": top})
     if data.get("type") == "transaction":
         found.append({"type": "spans", "data": [s for s in data.get("spans") or [] if isinstance(s, dict)]})
-    threads = _values(data.get("threads"))
+    threads = interface_values(data.get("threads"))
     if threads:
         found.append({"type": "threads", "data": {"values": [{
             "id": t.get("id"), "current": bool(t.get("current")), "crashed": bool(t.get("crashed")),
             "name": t.get("name"), "stacktrace": stacktrace(t.get("stacktrace"), platform),
             "rawStacktrace": stacktrace(t.get("raw_stacktrace"), platform),
         } for t in threads]}})
-    crumbs = _values(data.get("breadcrumbs"))
+    crumbs = interface_values(data.get("breadcrumbs"))
     if crumbs:
         found.append({"type": "breadcrumbs", "data": {"values": [{
             "type": c.get("type") or "default", "timestamp": isoformat(c.get("timestamp")),
@@ -164,10 +160,8 @@ def tags(event: Event, sort_by_display_key: bool = True) -> list[dict[str, Any]]
     rows = []
     for key, value in event.tags:
         row: dict[str, Any] = {"key": display_key(key), "value": value}
-        if key == "sentry:user" and ":" in value:
-            kind, _, ident = value.partition(":")
-            if kind in ("id", "username", "email", "ip"):
-                row["query"] = 'user.%s:"%s"' % (kind, ident.replace('"', '\\"'))
+        if key == "sentry:user" and (query := user_tag_query(value)) is not None:
+            row["query"] = query
         rows.append(row)
     if sort_by_display_key:
         rows.sort(key=lambda r: r["key"])
@@ -236,8 +230,7 @@ def full(event: Event) -> dict[str, Any]:
         "sdk": {"name": sdk.get("name"), "version": sdk.get("version")} if sdk else None,
         "context": data.get("extra") if isinstance(data.get("extra"), dict) else {},
         "packages": data.get("modules") if isinstance(data.get("modules"), dict) else {},
-        "type": event.type if event.type in ("default", "error", "csp", "nel", "hpkp", "expectct", "expectstaple",
-                                              "transaction", "generic", "feedback") else "default",
+        "type": event.type if event.type in SHOWN_TYPES else "default",
         "metadata": description.metadata if event.type != "transaction" else {"title": data.get("transaction")},
         "tags": tags(event),
         "platform": data.get("platform") or "other",

@@ -13,12 +13,12 @@ from typing import Any, Callable
 from sentry_daemon.search.issue_search import Counts
 from sentry_daemon.serializers.releases import release
 from sentry_daemon.serializers.users import actor, user
+from sentry_daemon.store.event_tags import display_key, lookup_key, user_tag_query
 from sentry_daemon.store.issues import short_id
 from sentry_daemon.store.lifecycle import snooze_details
-from sentry_daemon.store.records import Issue, Release, Team, User
+from sentry_daemon.store.records import Activity, Issue, Release, TagValueStats, Team, User
 from sentry_daemon.timestamps import isoformat
 
-ERROR_TYPES = ("error", "default", "csp", "hpkp", "expectct", "expectstaple", "nel")
 TAG_LABELS = {"sentry:user": "User", "sentry:release": "Release", "sentry:dist": "Distribution", "os": "OS",
               "url": "URL", "server_name": "Server", "exc_type": "Exception Type"}
 
@@ -34,19 +34,21 @@ class IssueView:
     team_for: Callable[[int], Team | None]
     release_for: Callable[[Issue, str], Release | None]
 
+    def user_body(self, user_id: int | None) -> dict[str, Any] | None:
+        """The user with that id as Sentry shows a user, or None (no id, or nobody has it)."""
+        found = self.user_for(user_id) if user_id is not None else None
+        return user(found) if found is not None else None
+
 
 def status_details(issue: Issue, view: IssueView) -> dict[str, Any]:
     if issue.status == "ignored" and issue.snooze is not None:
         details = snooze_details(issue, view.now)
         details["ignoreUntil"] = isoformat(details["ignoreUntil"])
-        actor_id = details["actor"]
-        found = view.user_for(actor_id) if actor_id is not None else None
-        details["actor"] = user(found) if found is not None else None
+        details["actor"] = view.user_body(details["actor"])
         return details
     if issue.status == "resolved" and issue.resolution is not None:
         resolution = issue.resolution
-        found = view.user_for(resolution.actor_id) if resolution.actor_id is not None else None
-        actor_body = user(found) if found is not None else None
+        actor_body = view.user_body(resolution.actor_id)
         if resolution.kind == "in_next_release":
             return {"inNextRelease": True, "actor": actor_body}
         if resolution.kind == "in_release":
@@ -131,12 +133,51 @@ def tag_keys(i: Issue) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["name"])
 
 
-def display_key(key: str) -> str:
-    return key[len("sentry:"):] if key.startswith("sentry:") else key
-
-
 def tag_label(key: str) -> str:
     return TAG_LABELS.get(key) or key.replace("_", " ").title()
+
+
+def tag_values(i: Issue, key: str) -> list[tuple[str, TagValueStats]]:
+    """Every value the issue's events had for the tag ``key`` (as the API names it), with its counts."""
+    stored = lookup_key(key)
+    return [(value, stats) for (k, value), stats in i.values.items() if k == stored]
+
+
+def tag_value(key: str, value: str, stats: TagValueStats) -> dict[str, Any]:
+    body = {"key": key, "name": value.split(":", 1)[1] if key == "user" and ":" in value else value,
+            "value": value, "count": stats.count, "lastSeen": isoformat(stats.last_seen),
+            "firstSeen": isoformat(stats.first_seen)}
+    if key == "user" and (query := user_tag_query(value)) is not None:
+        body["query"] = query
+    return body
+
+
+def tag_key(i: Issue, key: str, top: int) -> dict[str, Any] | None:
+    """One tag of the issue: its counts and its ``top`` most frequent values (None: no such tag)."""
+    values = tag_values(i, key)
+    if not values:
+        return None
+    values.sort(key=lambda pair: (-pair[1].count, pair[0]))
+    return {
+        "key": key,
+        "name": tag_label(lookup_key(key)),
+        "uniqueValues": len(values),
+        "totalValues": sum(stats.count for _, stats in values),
+        "topValues": [tag_value(key, value, stats) for value, stats in values[:top]],
+    }
+
+
+def activity(i: Issue, view: IssueView) -> list[dict[str, Any]]:
+    """Newest first, at most 100, ending with the issue's ``first_seen`` (as Sentry adds it)."""
+    rows = [_activity(item, view) for item in reversed(i.activity[-99:])]
+    rows.append({"id": "0", "user": None, "sentry_app": None, "type": "first_seen", "data": {},
+                 "dateCreated": isoformat(i.first_seen)})
+    return rows
+
+
+def _activity(item: Activity, view: IssueView) -> dict[str, Any]:
+    return {"id": str(item.id), "user": view.user_body(item.user_id), "sentry_app": None, "type": item.type,
+            "data": item.data, "dateCreated": isoformat(item.date_created)}
 
 
 def _release(i: Issue, view: IssueView, version: str | None) -> dict[str, Any] | None:
@@ -146,14 +187,13 @@ def _release(i: Issue, view: IssueView, version: str | None) -> dict[str, Any] |
     return release(found, [i.project]) if found is not None else {"version": version}
 
 
-def detail(i: Issue, view: IssueView, stats: dict[str, list[list[int]]],
-           activity: list[dict[str, Any]], last_release: str | None) -> dict[str, Any]:
+def detail(i: Issue, view: IssueView, stats: dict[str, list[list[int]]], last_release: str | None) -> dict[str, Any]:
     """The issue detail: the base object and its releases, tags, activity, who saw it, stats."""
     body = issue(i, view)
     body["firstRelease"] = _release(i, view, i.first_release)
     body["lastRelease"] = _release(i, view, last_release) if i.first_release is not None else None
     body["tags"] = tag_keys(i)
-    body["activity"] = activity
+    body["activity"] = activity(i, view)
     body["seenBy"] = [{**user(found), "lastSeen": isoformat(when)}
                       for uid, when in sorted(i.seen_by.items(), key=lambda kv: -kv[1])
                       if (found := view.user_for(uid)) is not None]

@@ -65,6 +65,14 @@ def user_tag(user: Any) -> str | None:
     return None
 
 
+def user_tag_query(value: str) -> str | None:
+    """The search that finds a ``sentry:user`` value (``id:7`` → ``user.id:"7"``), if it is one."""
+    kind, sep, ident = value.partition(":")
+    if not sep or kind not in ("id", "username", "email", "ip"):
+        return None
+    return 'user.%s:"%s"' % (kind, ident.replace('"', '\\"'))
+
+
 def event_tags(data: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The event's tags as Sentry stores them: a sorted tuple of ``(key, value)``."""
     tags: dict[str, str] = {}

@@ -20,7 +20,9 @@ from sentry_daemon.timestamps import isoformat
 if TYPE_CHECKING:
     from sentry_daemon.store.store import Store
 
-_UNSET: Any = object()
+UNSET: Any = object()
+# The conditions of an ignore (each in minutes, or a count), as the PUT body names them.
+IGNORE_FIELDS = ("ignoreDuration", "ignoreCount", "ignoreWindow", "ignoreUserCount", "ignoreUserWindow")
 
 
 @dataclass
@@ -33,18 +35,16 @@ class IssueChanges:
     resolve_version: str | None = None
     ignore: dict[str, Any] | None = None      # ignoreDuration/Count/Window/UserCount/UserWindow (minutes)
     status_details_given: bool = False
-    assigned_to: Any = _UNSET                 # ("user", id) | ("team", id) | None
-    has_seen: Any = _UNSET
-    is_bookmarked: Any = _UNSET
-    is_subscribed: Any = _UNSET
-    is_public: Any = _UNSET
-    merge: Any = _UNSET
-    priority: Any = _UNSET
-    inbox: Any = _UNSET
+    assigned_to: Any = UNSET                  # ("user", id) | ("team", id) | None
+    has_seen: Any = UNSET
+    is_bookmarked: Any = UNSET
+    is_subscribed: Any = UNSET
+    is_public: Any = UNSET
+    merge: Any = UNSET
+    priority: Any = UNSET
+    inbox: Any = UNSET
     echo: dict[str, Any] = field(default_factory=dict)
 
-
-UNSET = _UNSET
 
 
 def _log(store: Store, issue: Issue, kind: str, data: dict[str, Any], user: User) -> None:
@@ -100,8 +100,7 @@ def _ignore(store: Store, issue: Issue, changes: IssueChanges, user: User, now: 
     if issue.status != "ignored":
         if changes.substatus in lifecycle.IGNORED_SUBSTATUSES:
             substatus = changes.substatus
-        elif any(ignore.get(k) is not None for k in ("ignoreDuration", "ignoreCount", "ignoreWindow",
-                                                    "ignoreUserCount", "ignoreUserWindow")):
+        elif any(ignore.get(k) is not None for k in IGNORE_FIELDS):
             substatus = "archived_until_condition_met"
         else:
             substatus = "archived_forever"
@@ -123,6 +122,7 @@ def apply(store: Store, issues: list[Issue], changes: IssueChanges, user: User, 
     body: dict[str, Any] = dict(changes.echo)
     if changes.status is not None:
         changed = [i for i in issues if i.status != changes.status]
+        changed_ids = {i.id for i in changed}
         for issue in changed:
             if changes.status == "resolved":
                 _resolve(store, issue, changes, user, now)
@@ -132,7 +132,7 @@ def apply(store: Store, issues: list[Issue], changes: IssueChanges, user: User, 
                 _ignore(store, issue, changes, user, now)
         if changes.status == "ignored":
             for issue in issues:
-                if issue not in changed:
+                if issue.id not in changed_ids:
                     issue.snooze = _snooze(issue, changes.ignore or {}, user, now)
         body["status"] = changes.status
         body["statusDetails"] = _status_details(changes, user, now)

@@ -93,12 +93,13 @@ class IssueStore:
                                   description.metadata)
         release = store.see_release(project, data.get("release"), event.time) if data.get("release") else None
 
-        issue = next((self._by_hash[(project.id, h)] for h in event.hashes if (project.id, h) in self._by_hash), None)
+        by_hash = self._by_hash
+        issue = next((found for h in event.hashes if (found := by_hash.get((project.id, h))) is not None), None)
         if issue is None:
             issue = self._open(project, event, data, description, release)
         for hash_ in event.hashes:
-            if (project.id, hash_) not in self._by_hash:
-                self._by_hash[(project.id, hash_)] = issue
+            if (project.id, hash_) not in by_hash:
+                by_hash[(project.id, hash_)] = issue
                 issue.hashes.append(hash_)
         event.group_id = issue.id
         self._count(issue, event, data, description)
@@ -223,7 +224,6 @@ class IssueStore:
             for event in child.events:
                 event.group_id = parent.id
             parent.events.extend(child.events)
-            parent.events.sort(key=lambda e: e.seq)
             parent.times_seen += child.times_seen
             parent.first_seen = min(parent.first_seen, child.first_seen)
             parent.last_seen = max(parent.last_seen, child.last_seen)
@@ -247,6 +247,7 @@ class IssueStore:
             self._forget(child)
             self._redirects[child.id] = parent.id
             self._by_short_id[(child.project.id, child.short_id)] = parent
+        parent.events.sort(key=lambda e: e.seq)
         self.log(parent, "merge", {"issues": [{"id": c.id} for c in children]}, None)
         return parent, children
 

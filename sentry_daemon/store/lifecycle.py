@@ -50,10 +50,7 @@ def settle(issue: Issue, now: float, log: ActivityLog) -> None:
     """What Sentry's periodic tasks would have done to the issue by ``now``."""
     if issue.status == "ignored" and issue.snooze is not None and issue.snooze.until is not None \
             and now >= issue.snooze.until:
-        issue.status, issue.substatus, issue.substatus_since = "unresolved", "ongoing", issue.snooze.until
-        issue.snooze = None
-        issue.inbox = issue.inbox or Inbox(ONGOING, issue.substatus_since)
-        log(issue, "set_unresolved", {}, None)
+        _snooze_over(issue, issue.snooze.until, log, {})
     if issue.status == "unresolved" and issue.substatus in SETTLING:
         since = issue.first_seen if issue.substatus == "new" else issue.substatus_since
         if now - since >= ONGOING_AFTER:
@@ -103,14 +100,19 @@ def after_event(issue: Issue, event: Event, event_release: Release | None, relea
         return
     if snooze.until is not None:
         if now >= snooze.until:
-            issue.status, issue.substatus, issue.substatus_since, issue.snooze = "unresolved", "ongoing", now, None
-            issue.inbox = issue.inbox or Inbox(ONGOING, now)
-            log(issue, "set_unresolved", {"event_id": event.event_id}, None)
+            _snooze_over(issue, now, log, {"event_id": event.event_id})
         return
     if _condition_met(issue, snooze, now):
         _escalate(issue, now, log, {"event_id": event.event_id, "expired_snooze": {
             "count": snooze.count, "window": snooze.window, "user_count": snooze.user_count,
             "user_window": snooze.user_window, "until": None}})
+
+
+def _snooze_over(issue: Issue, since: float, log: ActivityLog, data: dict[str, Any]) -> None:
+    """An ``ignoreDuration`` that has passed: the issue is unresolved again, ``ongoing``."""
+    issue.status, issue.substatus, issue.substatus_since, issue.snooze = "unresolved", "ongoing", since, None
+    issue.inbox = issue.inbox or Inbox(ONGOING, since)
+    log(issue, "set_unresolved", data, None)
 
 
 def _condition_met(issue: Issue, snooze: Snooze, now: float) -> bool:

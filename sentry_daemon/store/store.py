@@ -237,6 +237,10 @@ class Store:
         for event_id in event_ids:
             self.events_by_id.pop(event_id, None)
 
+    def event(self, event_id: str) -> Event | None:
+        """An event by its id, hyphenated or not, in either case (as Sentry's lookups take it)."""
+        return self.events_by_id.get(event_id.replace("-", "").lower())
+
     def project_events(self, project: Project) -> list[Event]:
         return self._events_by_project.get(project.id, [])
 
@@ -252,7 +256,6 @@ class Store:
         if release is None:
             release = Release(next(self._ids), org, version, self.now())
             self.releases[(org.id, version)] = release
-            release.project_ids.add(project.id)
             self._release_created(project, release)
         release.project_ids.add(project.id)
         release.first_event = when if release.first_event is None else min(release.first_event, when)
