@@ -41,6 +41,8 @@ class Config:
 
     port: str = f"tcp:{DEFAULT_PORT}:interface=127.0.0.1"
     tokens: tuple[str, ...] = (DEFAULT_TOKEN,)
+    # (token, scopes or None for all, organization slug or None): ``--tokens FILE``
+    token_specs: tuple[tuple[str, tuple[str, ...] | None, str | None], ...] = ()
     org: str = "parlel"
     project: str = "hello-world"
     project_id: int = 1
@@ -53,7 +55,8 @@ class Config:
 
     @property
     def seed(self) -> Seed:
-        return Seed(self.org, self.project, self.project_id, self.dsn_key, self.tokens)
+        return Seed(self.org, self.project, self.project_id, self.dsn_key, self.tokens,
+                    token_specs=self.token_specs)
 
 
 @implementer(IStreamServerEndpoint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
@@ -64,6 +65,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["tokens"] = []
+        self["token-specs"] = ()
 
     def opt_token(self, token: str) -> None:
         """A bearer token accepted by the web API (repeatable; default sntrys_parlel and $SENTRY_AUTH_TOKEN)."""
@@ -72,6 +74,12 @@ class Options(usage.Options):
         self["tokens"].append(token)
 
     opt_t = opt_token
+
+    def opt_tokens(self, path: str) -> None:
+        """A JSON file of more web-API tokens: [{"token": "...", "scopes": ["org:read", ...], "org": "slug"}];
+        "scopes" defaults to all (org:ci for an org token); "org" makes an org auth token bound to that
+        organization (created if it does not exist)."""
+        self["token-specs"] = read_token_file(path)
 
     def postOptions(self) -> None:
         self["port"] = port_description(self["port"])
@@ -106,12 +114,47 @@ class Options(usage.Options):
             raise usage.UsageError(f"--ingest-auth {self['ingest-auth']!r}: choose lenient or strict")
 
 
+def read_token_file(path: str) -> tuple[tuple[str, tuple[str, ...] | None, str | None], ...]:
+    """``--tokens FILE``: (token, scopes or None, organization slug or None) for each entry."""
+    from sentry_daemon.store.tokens import SCOPES
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            entries = json.load(f)
+    except OSError as exc:
+        raise usage.UsageError(f"--tokens {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise usage.UsageError(f"--tokens {path}: not JSON ({exc})") from None
+    if not isinstance(entries, list):
+        raise usage.UsageError(f"--tokens {path}: expected a JSON list of {{token, scopes, org}}")
+    specs = []
+    for n, entry in enumerate(entries):
+        where = f"--tokens {path}: entry {n}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("token"), str) or not entry["token"].strip() \
+                or any(c.isspace() for c in entry["token"]):
+            raise usage.UsageError(f"{where}: needs a \"token\" (one word without spaces)")
+        scopes = entry.get("scopes")
+        if scopes is not None:
+            if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+                raise usage.UsageError(f"{where}: \"scopes\" is a list of scope names")
+            unknown = sorted(set(scopes) - set(SCOPES))
+            if unknown:
+                raise usage.UsageError(f"{where}: unknown scopes {', '.join(unknown)}")
+            scopes = tuple(scopes)
+        org = entry.get("org")
+        if org is not None and (not isinstance(org, str) or not _SLUG.match(org)):
+            raise usage.UsageError(f"{where}: \"org\" is an organization slug")
+        specs.append((entry["token"], scopes, org))
+    return tuple(specs)
+
+
 def config_from_options(options: Options) -> Any:
     from sentry_daemon.service import Config
 
     return Config(
         port=options["port"],
         tokens=tuple(options["tokens"]),
+        token_specs=options["token-specs"],
         org=options["org"],
         project=options["project"],
         project_id=options["project-id"],

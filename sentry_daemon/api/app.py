@@ -8,21 +8,49 @@ the store through ``api`` and keeps no state of its own. Every route needs
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 from klein import Klein
 from twisted.web.server import Request
 
 from sentry_daemon.api.auth import require_token
+from sentry_daemon.api.permissions import DENIED, Permission, allows
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.search.issue_search import SearchContext
 from sentry_daemon.serializers.issues import IssueView
-from sentry_daemon.store.records import Issue, Organization, Project, Team, User
+from sentry_daemon.store.records import Issue, Organization, Project, Team, Token, User
 from sentry_daemon.store.store import Store
 
 app = Klein()
 install_error_handlers(app)
+
+
+def guard(permission: Permission) -> Callable[[Callable], Callable]:
+    """Check the request's token and its scopes before the route runs (Sentry's
+    ``permission_classes``): 401 without a valid token, 403 without a scope the method needs."""
+
+    def decorate(route: Callable) -> Callable:
+        @functools.wraps(route)
+        def guarded(api: "ApiContext", request: Request, *args: Any, **kwargs: Any) -> Any:
+            api.authorize(request, permission)
+            return route(api, request, *args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def endpoint(path: str, methods: list[str], permission: Permission, **route_options: Any) -> Callable:
+    """Register a route on the web API's app, guarded by ``permission``."""
+
+    def decorate(route: Callable) -> Callable:
+        guarded = guard(permission)(route)
+        app.route(path, methods=methods, strict_slashes=False, **route_options)(guarded)
+        return guarded
+
+    return decorate
 
 
 class ApiContext:
@@ -32,11 +60,36 @@ class ApiContext:
         self.store = store
         self.base_url = base_url
 
+    def token(self, request: Request) -> Token:
+        """The request's token (checked once per request)."""
+        token: Token | None = getattr(request, "sentry_token", None)
+        if token is None:
+            token = require_token(self.store, request)
+            request.sentry_token = token  # type: ignore[attr-defined]
+        return token
+
+    def authorize(self, request: Request, permission: Permission) -> Token:
+        token = self.token(request)
+        if not allows(permission, request.method.decode("ascii", "replace"), token.scopes):
+            raise ApiError(403, DENIED)
+        return token
+
+    def can_see(self, request: Request, org: Organization) -> bool:
+        """An org auth token sees its own organization only; a user token every one of its user's."""
+        bound = self.token(request).organization
+        return bound is None or bound is org
+
+    def organizations(self, request: Request) -> list[Organization]:
+        return sorted((o for o in self.store.organizations.values() if self.can_see(request, o)),
+                      key=lambda o: o.slug)
+
     def org(self, request: Request, org: str) -> Organization:
-        require_token(self.store, request)
+        """The organization a route names: 404 if there is none, 403 if the token may not see it."""
         found = self.store.organization(org)
         if found is None:
             raise not_found()
+        if not self.can_see(request, found):
+            raise ApiError(403, DENIED)
         return found
 
     def project(self, request: Request, org: str, project: str) -> Project:
@@ -52,7 +105,7 @@ class ApiContext:
         return found
 
     def user(self, request: Request) -> User:
-        return self.store.token_user(require_token(self.store, request))
+        return self.token(request).user
 
     def issue(self, request: Request, org: str | None, issue_id: str) -> Issue:
         """An issue by numeric id or (within an organization) short id; 404 if there is none."""
@@ -66,8 +119,9 @@ class ApiContext:
             if found is not None and found.project.organization is not organization:
                 found = None
         else:
-            require_token(self.store, request)
             found = self.store.issues.get(int(issue_id)) if issue_id.isdigit() else None
+            if found is not None and not self.can_see(request, found.project.organization):
+                raise ApiError(403, DENIED)
         if found is None:
             raise not_found()
         return found

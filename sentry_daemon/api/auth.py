@@ -5,11 +5,12 @@ from __future__ import annotations
 from twisted.web.server import Request
 
 from sentry_daemon.http.errors import ApiError
+from sentry_daemon.store.records import Token
 from sentry_daemon.store.store import Store
 
 
-def require_token(store: Store, request: Request) -> str:
-    """The bearer token of a web-API request, or DRF's 401."""
+def require_token(store: Store, request: Request) -> Token:
+    """The bearer token of a web-API request, or DRF's 401 (what Sentry answers, word for word)."""
     header = request.getHeader(b"authorization")
     if not header:
         raise ApiError(
@@ -17,12 +18,14 @@ def require_token(store: Store, request: Request) -> str:
             "Authentication credentials were not provided.",
             headers={"WWW-Authenticate": 'xBasic realm="api"'},
         )
-    scheme, _, token = header.decode("utf-8", "replace").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    scheme, _, value = header.decode("utf-8", "replace").strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
         raise ApiError(401, "Invalid token header. No credentials provided.")
-    token = token.strip()
-    if " " in token:
+    value = value.strip()
+    if " " in value:
         raise ApiError(401, "Invalid token header. Token string should not contain spaces.")
-    if not store.token_valid(token):
+    token = store.token(value)
+    if token is None:
         raise ApiError(401, "Invalid token")
+    token.date_last_used = store.now()
     return token

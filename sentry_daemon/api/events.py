@@ -5,7 +5,8 @@ from __future__ import annotations
 from twisted.web.server import Request
 
 from sentry_daemon.api import issue_params
-from sentry_daemon.api.app import ApiContext, app
+from sentry_daemon.api import permissions
+from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.api.issue_events import event_detail
 from sentry_daemon.event_data import ERROR_EVENT_TYPES
 from sentry_daemon.http.errors import ApiError, not_found
@@ -28,7 +29,7 @@ def _event(api: ApiContext, project: Project, event_id: str) -> Event:
     return event
 
 
-@app.route("/api/0/projects/<org>/<project>/events/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/projects/<org>/<project>/events/", methods=["GET"], permission=permissions.PROJECT_EVENTS)
 def project_events(api: ApiContext, request: Request, org: str, project: str) -> bytes:
     """Error and default events, newest first; ``query`` is a substring of the message."""
     found = api.project(request, org, project)
@@ -44,19 +45,18 @@ def project_events(api: ApiContext, request: Request, org: str, project: str) ->
     return json_response(request, 200, [render(e) for e in page], headers)
 
 
-@app.route("/api/0/projects/<org>/<project>/events/<event_id>/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/projects/<org>/<project>/events/<event_id>/", methods=["GET"], permission=permissions.PROJECT_EVENTS)
 def project_event(api: ApiContext, request: Request, org: str, project: str, event_id: str) -> bytes:
     return json_response(request, 200, event_detail(api, _event(api, api.project(request, org, project), event_id)))
 
 
-@app.route("/api/0/projects/<org>/<project>/events/<event_id>/grouping-info/", methods=["GET"],
-           strict_slashes=False)
+@endpoint("/api/0/projects/<org>/<project>/events/<event_id>/grouping-info/", methods=["GET"], permission=permissions.PROJECT_EVENTS)
 def grouping_info_route(api: ApiContext, request: Request, org: str, project: str, event_id: str) -> bytes:
     event = _event(api, api.project(request, org, project), event_id)
     return json_response(request, 200, grouping_info.grouping_info(event))
 
 
-@app.route("/api/0/organizations/<org>/eventids/<event_id>/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/organizations/<org>/eventids/<event_id>/", methods=["GET"], permission=permissions.ORGANIZATION)
 def event_id_lookup(api: ApiContext, request: Request, org: str, event_id: str) -> bytes:
     found = api.org(request, org)
     if not EVENT_ID.match(event_id):

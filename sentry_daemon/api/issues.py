@@ -8,7 +8,8 @@ from typing import Any, Callable
 from twisted.web.server import Request
 
 from sentry_daemon.api import issue_params
-from sentry_daemon.api.app import ApiContext, app
+from sentry_daemon.api import permissions
+from sentry_daemon.api.app import ApiContext, app, endpoint, guard
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
 from sentry_daemon.http.params import query_arg, query_args, query_flag, read_json_object
@@ -43,10 +44,11 @@ def issue_route(suffix: str, methods: list[str]) -> Callable:
     """Register one handler under every route of an issue (``org`` is None on the legacy ones)."""
 
     def decorate(f: Callable) -> Callable:
+        guarded = guard(permissions.ISSUES)(f)
         for n, prefix in enumerate(ISSUE_ROUTES):
-            f = app.route(f"{prefix}/{suffix}", methods=methods, strict_slashes=False,
-                          endpoint=f"{f.__name__}_{n}")(f)
-        return f
+            app.route(f"{prefix}/{suffix}", methods=methods, strict_slashes=False,
+                      endpoint=f"{f.__name__}_{n}")(guarded)
+        return guarded
 
     return decorate
 
@@ -292,38 +294,38 @@ def _bulk_delete(api: ApiContext, request: Request, org: Organization, projects:
 
 # --- the lists ----------------------------------------------------------------------------------
 
-@app.route("/api/0/organizations/<org>/issues/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/organizations/<org>/issues/", methods=["GET"], permission=permissions.ISSUES)
 def org_issues(api: ApiContext, request: Request, org: str) -> bytes:
     found = api.org(request, org)
     return _list(api, request, found, _org_projects(api, request, found), org_level=True)
 
 
-@app.route("/api/0/organizations/<org>/issues/", methods=["PUT"], strict_slashes=False)
+@endpoint("/api/0/organizations/<org>/issues/", methods=["PUT"], permission=permissions.ISSUES)
 def update_org_issues(api: ApiContext, request: Request, org: str) -> bytes:
     found = api.org(request, org)
     return _bulk_update(api, request, found, _org_projects(api, request, found))
 
 
-@app.route("/api/0/organizations/<org>/issues/", methods=["DELETE"], strict_slashes=False)
+@endpoint("/api/0/organizations/<org>/issues/", methods=["DELETE"], permission=permissions.ISSUES)
 def delete_org_issues(api: ApiContext, request: Request, org: str) -> bytes:
     found = api.org(request, org)
     return _bulk_delete(api, request, found, _org_projects(api, request, found))
 
 
-@app.route("/api/0/projects/<org>/<project>/issues/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/projects/<org>/<project>/issues/", methods=["GET"], permission=permissions.ISSUES)
 def project_issues(api: ApiContext, request: Request, org: str, project: str) -> bytes:
     found = api.project(request, org, project)
     return _list(api, request, found.organization, [found], org_level=False)
 
 
-@app.route("/api/0/projects/<org>/<project>/issues/", methods=["PUT"], strict_slashes=False)
+@endpoint("/api/0/projects/<org>/<project>/issues/", methods=["PUT"], permission=permissions.ISSUES)
 def update_project_issues(api: ApiContext, request: Request, org: str, project: str) -> bytes:
     """Bulk changes (``sentry-cli issues resolve/mute/unresolve``): ``?id=``, or all the query finds."""
     found = api.project(request, org, project)
     return _bulk_update(api, request, found.organization, [found])
 
 
-@app.route("/api/0/projects/<org>/<project>/issues/", methods=["DELETE"], strict_slashes=False)
+@endpoint("/api/0/projects/<org>/<project>/issues/", methods=["DELETE"], permission=permissions.ISSUES)
 def delete_project_issues(api: ApiContext, request: Request, org: str, project: str) -> bytes:
     found = api.project(request, org, project)
     return _bulk_delete(api, request, found.organization, [found])
@@ -362,7 +364,7 @@ def delete_issue(api: ApiContext, request: Request, issue_id: str, org: str | No
     return empty_response(request, 202)
 
 
-@app.route("/api/0/organizations/<org>/shortids/<short_id>/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/organizations/<org>/shortids/<short_id>/", methods=["GET"], permission=permissions.ISSUES)
 def short_id_lookup(api: ApiContext, request: Request, org: str, short_id: str) -> bytes:
     found = api.org(request, org)
     issue = api.store.issues.by_short_id(found, short_id)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from twisted.web.server import Request
 
-from sentry_daemon.api.app import ApiContext, app
+from sentry_daemon.api import permissions
+from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.http.pagination import paginate
 from sentry_daemon.http.responses import json_response
 from sentry_daemon.serializers import monitors
 
 
-@app.route("/api/0/organizations/<org>/monitors/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/organizations/<org>/monitors/", methods=["GET"], permission=permissions.MONITORS)
 def org_monitors(api: ApiContext, request: Request, org: str) -> bytes:
     found = api.org(request, org)
     rows = sorted(

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from twisted.web.server import Request
 
-from sentry_daemon.api.app import ApiContext, app
-from sentry_daemon.api.auth import require_token
+from sentry_daemon.api import permissions
+from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.http.pagination import paginate
 from sentry_daemon.http.responses import json_response
 from sentry_daemon.serializers import organizations, projects, teams
 
 
-@app.route("/api/0/organizations/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/organizations/", methods=["GET"], permission=permissions.ORGANIZATION)
 def organization_list(api: ApiContext, request: Request) -> bytes:
-    require_token(api.store, request)
     base = api.base_url(request)
-    orgs = sorted(api.store.organizations.values(), key=lambda o: o.slug)
+    orgs = api.organizations(request)
     page, headers = paginate(request, orgs, base)
     return json_response(request, 200, [organizations.organization(o, base) for o in page], headers)
 
 
-@app.route("/api/0/organizations/<org>/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/organizations/<org>/", methods=["GET"], permission=permissions.ORGANIZATION)
 def organization_detail(api: ApiContext, request: Request, org: str) -> bytes:
     found = api.org(request, org)
     base = api.base_url(request)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from twisted.web.server import Request
 
-from sentry_daemon.api.app import ApiContext, app
+from sentry_daemon.api import permissions
+from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.http.pagination import paginate
 from sentry_daemon.http.params import read_json_object
@@ -33,27 +34,27 @@ def _create_project(api: ApiContext, request: Request, org: Organization, team: 
     return json_response(request, 201, projects.project_detail(project, api.base_url(request)))
 
 
-@app.route("/api/0/organizations/<org>/projects/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/organizations/<org>/projects/", methods=["GET"], permission=permissions.ORGANIZATION)
 def org_projects(api: ApiContext, request: Request, org: str) -> bytes:
     rows = api.store.org_projects(api.org(request, org))
     page, headers = paginate(request, rows, api.base_url(request))
     return json_response(request, 200, [projects.project(p) for p in page], headers)
 
 
-@app.route("/api/0/projects/<org>/<project>/", methods=["GET"], strict_slashes=False)
+@endpoint("/api/0/projects/<org>/<project>/", methods=["GET"], permission=permissions.PROJECT)
 def project_detail(api: ApiContext, request: Request, org: str, project: str) -> bytes:
     found = api.project(request, org, project)
     return json_response(request, 200, projects.project_detail(found, api.base_url(request)))
 
 
-@app.route("/api/0/projects/<org>/<project>/", methods=["POST"], strict_slashes=False)
+@endpoint("/api/0/projects/<org>/<project>/", methods=["POST"], permission=permissions.PROJECT)
 def create_project_by_slug(api: ApiContext, request: Request, org: str, project: str) -> bytes:
     """Kept from the original fake: POST to a project's own URL creates it."""
     found = api.org(request, org)
     return _create_project(api, request, found, api.store.default_team(found), project)
 
 
-@app.route("/api/0/teams/<org>/<team>/projects/", methods=["POST"], strict_slashes=False)
+@endpoint("/api/0/teams/<org>/<team>/projects/", methods=["POST"], permission=permissions.PROJECT_CREATE)
 def create_team_project(api: ApiContext, request: Request, org: str, team: str) -> bytes:
     found = api.team(request, org, team)
     return _create_project(api, request, found.organization, found, None)

@@ -23,6 +23,8 @@ class Seed:
     dsn_key: str = "parlel"
     tokens: tuple[str, ...] = ("sntrys_parlel",)
     user_email: str = "sentryfake@localhost"
+    # more tokens from ``--tokens FILE``: (token, scopes or None for all, organization slug or None)
+    token_specs: tuple[tuple[str, tuple[str, ...] | None, str | None], ...] = ()
 
 
 @dataclass
@@ -76,6 +78,26 @@ class User:
     username: str
     name: str
     date_joined: float
+
+
+@dataclass
+class Token:
+    """A bearer token of the web API: a user's (``kind`` "user", every organization of its user)
+    or an organization's (``kind`` "org", bound to ``organization``), with its scopes."""
+
+    id: int
+    value: str
+    kind: str
+    scopes: frozenset[str]
+    user: User
+    date_created: float
+    name: str | None = None
+    organization: Organization | None = None
+    date_last_used: float | None = None
+
+    @property
+    def last_characters(self) -> str:
+        return self.value[-4:]
 
 
 @dataclass

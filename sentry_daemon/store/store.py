@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from sentry_daemon import event_data
-from sentry_daemon.store import payloads, versions
+from sentry_daemon.store import payloads, tokens, versions
 from sentry_daemon.store.issues import IssueStore
 from sentry_daemon.store.records import (
     Attachment,
@@ -28,9 +28,11 @@ from sentry_daemon.store.records import (
     Resolution,
     Seed,
     Team,
+    Token,
     User,
     slugify,
 )
+from sentry_daemon.store.tokens import ORG_TOKEN_SCOPES, SCOPES
 
 SESSION_STATUSES = {"ok", "exited", "crashed", "abnormal", "errored"}
 
@@ -66,7 +68,8 @@ class Store:
         self.teams: dict[tuple[str, str], Team] = {}
         self.projects: dict[int, Project] = {}
         self.keys: dict[str, ProjectKey] = {}
-        self.tokens: set[str] = set(self.seed.tokens)
+        self._token_ids = itertools.count(1)
+        self.tokens: dict[str, Token] = {}
         self.events: list[Event] = []
         self._events_by_project: dict[int, list[Event]] = {}
         self.events_by_id: dict[str, Event] = {}
@@ -92,6 +95,14 @@ class Store:
             org, self.seed.project_slug, team=team, project_id=self.seed.project_id
         )
         self.create_key(project, public=self.seed.dsn_key)
+        for value in self.seed.tokens:
+            self.add_token(value, SCOPES)
+        for value, scopes, org_slug in self.seed.token_specs:
+            bound = None
+            if org_slug is not None:
+                bound = self.organization(org_slug) or self.create_organization(org_slug)
+            self.add_token(value, ORG_TOKEN_SCOPES if bound and scopes is None else scopes or SCOPES,
+                           kind="org" if bound else "user", organization=bound)
 
     # --- organizations, teams, projects, keys ----------------------------------------------
 
@@ -191,12 +202,26 @@ class Store:
 
     # --- tokens ----------------------------------------------------------------------------
 
-    def token_valid(self, token: str) -> bool:
-        return token in self.tokens
+    def add_token(self, value: str, scopes: Iterable[str], kind: str = "user", name: str | None = None,
+                  organization: Organization | None = None) -> Token:
+        """Keep a token; every token acts for the one user, an org token only in its organization."""
+        token = Token(next(self._token_ids), value, kind, frozenset(scopes), self.user, self.now(), name,
+                      organization)
+        self.tokens[value] = token
+        return token
 
-    def token_user(self, token: str) -> User:
-        """Every token acts for the one user (Sentry's tokens belong to users or organizations)."""
-        return self.user
+    def create_user_token(self, scopes: Iterable[str], name: str | None = None) -> Token:
+        return self.add_token(tokens.user_token_value(), scopes, name=name)
+
+    def create_org_token(self, org: Organization, name: str, base_url: str | None) -> Token:
+        return self.add_token(tokens.org_token_value(org.slug, base_url), ORG_TOKEN_SCOPES, kind="org",
+                              name=name, organization=org)
+
+    def token(self, value: str) -> Token | None:
+        return self.tokens.get(value)
+
+    def delete_token(self, token: Token) -> None:
+        self.tokens.pop(token.value, None)
 
     # --- events and issues -----------------------------------------------------------------
 
