@@ -37,6 +37,7 @@ def guard(permission: Permission) -> Callable[[Callable], Callable]:
             api.authorize(request, permission)
             return route(api, request, *args, **kwargs)
 
+        guarded.permission = permission  # type: ignore[attr-defined]  (read by the scope tests)
         return guarded
 
     return decorate
