@@ -6,12 +6,14 @@ The control API is what tests use to see what clients sent (every list is
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 from klein import Klein
 from twisted.web.server import Request
 
 from sentry_daemon import __version__
+from sentry_daemon.api.routes import app as api_app
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.params import query_arg, query_args
@@ -38,6 +40,17 @@ class ControlledService(Protocol):
     def reset(self) -> None: ...
 
 
+def _klein_endpoints(app: Klein) -> list[str]:
+    """``"GET|PUT /api/0/projects/{org}/{project}/"`` for every route of a Klein app, in path order."""
+    methods: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        methods.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    order = ("GET", "POST", "PUT", "DELETE")
+    return [f"{'|'.join(m for m in order if m in found)} {path}" for path, found in sorted(methods.items())]
+
+
+# what the service metadata lists: ingest, the whole web API (read off its app), the control API
 ENDPOINTS = [
     "POST /api/{project_id}/envelope/",
     "POST /api/{project_id}/store/",
@@ -45,19 +58,7 @@ ENDPOINTS = [
     "POST /api/{project_id}/csp-report/",
     "POST /api/{project_id}/minidump/",
     "GET|POST /api/{project_id}/cron/{monitor_slug}/{sentry_key}/",
-    "GET /api/0/organizations/{org}/projects/",
-    "GET|POST /api/0/projects/{org}/{project}/",
-    "POST /api/0/teams/{org}/{team}/projects/",
-    "GET|PUT|DELETE /api/0/organizations/{org}/issues/",
-    "GET|PUT|DELETE /api/0/projects/{org}/{project}/issues/",
-    "GET|PUT|DELETE /api/0/organizations/{org}/issues/{issue_id}/",
-    "GET /api/0/organizations/{org}/issues/{issue_id}/events/",
-    "GET /api/0/organizations/{org}/issues/{issue_id}/hashes/",
-    "GET /api/0/organizations/{org}/issues/{issue_id}/tags/",
-    "GET /api/0/organizations/{org}/shortids/{short_id}/",
-    "GET /api/0/organizations/{org}/eventids/{event_id}/",
-    "GET /api/0/projects/{org}/{project}/events/",
-    "GET /api/0/projects/{org}/{project}/events/{event_id}/",
+    *_klein_endpoints(api_app),
     "GET /health",
     "POST /__parlel/reset",
     "GET /__parlel/events",
@@ -168,7 +169,7 @@ class ControlRoutes:
         project = _int_arg(request, "project")
         rows = [
             {"project": pid, "category": category, "outcome": outcome, "reason": reason, "quantity": quantity}
-            for (pid, category, outcome, reason), quantity in self.store.outcomes.items()
+            for (pid, category, outcome, reason), quantity in self.store.outcomes.totals().items()
             if project is None or pid == project
         ]
         return _listing(request, "outcomes", rows)

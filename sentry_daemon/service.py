@@ -21,6 +21,7 @@ from zope.interface import implementer
 
 from sentry_daemon import __version__
 from sentry_daemon.api.routes import ApiRoutes
+from sentry_daemon.api.uploads import CHUNK_UPLOAD_BODY_LIMIT, CHUNK_UPLOAD_PATH
 from sentry_daemon.control import ControlRoutes
 from sentry_daemon.http.dispatch import Root
 from sentry_daemon.http.site import ConnectionTracker, SentrySite
@@ -109,6 +110,7 @@ class SentryService(MultiService):
             tracker=self,
             reactor=reactor,
             log_requests=config.log_requests,
+            larger_bodies=[(CHUNK_UPLOAD_PATH, CHUNK_UPLOAD_BODY_LIMIT)],
         )
         self.connections = ConnectionTracker(self.site, on_close=self.connection_closed)
         listener = strports.service(config.port, self.connections, reactor=reactor)

@@ -62,12 +62,18 @@ async def test_create_project_both_routes(sentry):
     assert created["slug"] == "my-web-app" and created["name"] == "My Web App"
     assert created["id"] == "3"
     response, body = await request_json(
-        "POST", f"{sentry.url}/api/0/teams/parlel/parlel/projects/", headers=AUTH, json={"name": "My Web App"}
+        "POST", f"{sentry.url}/api/0/teams/parlel/parlel/projects/", headers=AUTH,
+        json={"name": "Other", "slug": "my-web-app"},
     )
     assert response.code == 409
     assert body == {"detail": "A project with this slug already exists."}
+    # a slug derived from the name is made unique instead, as Sentry's slugify_instance does
+    response, body = await request_json(
+        "POST", f"{sentry.url}/api/0/teams/parlel/parlel/projects/", headers=AUTH, json={"name": "My Web App"}
+    )
+    assert response.code == 201 and re.fullmatch(r"my-web-app-[a-z0-9]{2}", body["slug"])
     _, projects = await request_json("GET", f"{sentry.url}/api/0/organizations/parlel/projects/", headers=AUTH)
-    assert sorted(p["slug"] for p in projects) == ["backend", "hello-world", "my-web-app"]
+    assert sorted(p["slug"] for p in projects)[:3] == ["backend", "hello-world", "my-web-app"]
 
 
 @pytest_twisted.ensureDeferred
@@ -84,7 +90,7 @@ async def test_create_project_bad_input(sentry):
     response, body = await request_json(
         "POST", f"{sentry.url}/api/0/teams/parlel/nope/projects/", headers=AUTH, json={"name": "x"}
     )
-    assert response.code == 404 and body == {"detail": "Team not found."}
+    assert response.code == 404 and body == {"detail": "The requested resource does not exist"}
     # nothing already stored was lost
     _, projects = await request_json("GET", f"{sentry.url}/api/0/organizations/parlel/projects/", headers=AUTH)
     assert [p["slug"] for p in projects] == ["hello-world"]

@@ -75,8 +75,8 @@ def schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text())
 
 
-def check(schema: dict[str, Any], path: str, method: str, body: Any) -> None:
-    response = schema["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+def check(schema: dict[str, Any], path: str, method: str, body: Any, status: str = "200") -> None:
+    response = schema["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
     response = json.loads(json.dumps(response))
     relaxed = RELAXED.get((path, method), set())
     target = response["items"] if response.get("type") == "array" else response

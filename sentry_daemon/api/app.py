@@ -17,8 +17,9 @@ from twisted.web.server import Request
 from sentry_daemon.api.auth import require_token
 from sentry_daemon.api.permissions import DENIED, Permission, allows
 from sentry_daemon.http.error_handlers import install_error_handlers
-from sentry_daemon.http.errors import ApiError, not_found
+from sentry_daemon.http.errors import ApiError, ProjectMoved, not_found
 from sentry_daemon.search.issue_search import SearchContext
+from sentry_daemon.serializers.access import Viewer, viewer
 from sentry_daemon.serializers.issues import IssueView
 from sentry_daemon.store.records import Issue, Organization, Project, Team, Token, User
 from sentry_daemon.store.store import Store
@@ -52,6 +53,20 @@ def endpoint(path: str, methods: list[str], permission: Permission, **route_opti
         return guarded
 
     return decorate
+
+
+def _moved_url(uri: bytes, org: str, old: str, new: str) -> str | None:
+    """The requested path and query under the project's new slug (Sentry replaces
+    ``projects/<org>/<old>/`` in the full path); None when the path does not hold it."""
+    path, sep, query = uri.decode("utf-8", "replace").partition("?")
+    before, after = f"/projects/{org}/{old}", f"/projects/{org}/{new}"
+    if f"{before}/" in path:
+        path = path.replace(f"{before}/", f"{after}/", 1)
+    elif path.endswith(before):
+        path = path[: -len(before)] + after
+    else:
+        return None
+    return path + sep + query
 
 
 class ApiContext:
@@ -94,16 +109,27 @@ class ApiContext:
         return found
 
     def project(self, request: Request, org: str, project: str) -> Project:
-        found = self.store.project(self.org(request, org), project)
+        """The project a route names; a project's old slug answers ``302`` to the same path under
+        its new one, as Sentry's ``ProjectEndpoint`` does (404 when the path does not name it)."""
+        organization = self.org(request, org)
+        found = self.store.project(organization, project)
         if found is None:
+            moved = self.store.orgs.project_by_old_slug(organization, project)
+            url = _moved_url(request.uri, org, project, moved.slug) if moved is not None else None
+            if url is not None:
+                raise ProjectMoved(url, moved.slug)
             raise not_found()
         return found
 
     def team(self, request: Request, org: str, team: str) -> Team:
         found = self.store.team(self.org(request, org), team)
         if found is None:
-            raise ApiError(404, "Team not found.")
+            raise not_found()
         return found
+
+    def viewer(self, request: Request) -> Viewer:
+        """Who the caller is to the serializers (``isMember``, ``access``, ``role``)."""
+        return viewer(self.token(request))
 
     def user(self, request: Request) -> User:
         return self.token(request).user

@@ -7,6 +7,7 @@ from twisted.web.server import Request
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.store.records import Token
 from sentry_daemon.store.store import Store
+from sentry_daemon.store.tokens import ORG_TOKEN_PREFIX
 
 
 def require_token(store: Store, request: Request) -> Token:
@@ -26,6 +27,7 @@ def require_token(store: Store, request: Request) -> Token:
         raise ApiError(401, "Invalid token header. Token string should not contain spaces.")
     token = store.token(value)
     if token is None:
-        raise ApiError(401, "Invalid token")
+        # Sentry reads an ``sntrys_`` value as an org auth token (``OrgAuthTokenAuthentication``)
+        raise ApiError(401, "Invalid org token" if value.startswith(ORG_TOKEN_PREFIX) else "Invalid token")
     token.date_last_used = store.now()
     return token

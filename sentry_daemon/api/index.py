@@ -15,5 +15,6 @@ def index(api: ApiContext, request: Request) -> bytes:
     if not request.getHeader(b"authorization"):
         return json_response(request, 200, {"version": "0", "auth": None, "user": None})
     token = api.token(request)
+    # an org auth token acts for no user (Sentry's ``request.user`` is anonymous then)
     return json_response(request, 200, {"version": "0", "auth": {"scopes": sorted(token.scopes)},
-                                        "user": user(token.user)})
+                                        "user": user(token.user) if token.kind == "user" else None})

@@ -33,7 +33,10 @@ TEAM: Permission = {"GET": ("team:read", "team:write", "team:admin"), "POST": ("
 MEMBER: Permission = {"GET": ("member:read", "member:write", "member:admin")}
 PROJECT: Permission = {"GET": _PROJECT_READ, "POST": _PROJECT_WRITE, "PUT": _PROJECT_READ,
                        "DELETE": ("project:admin",)}
-PROJECT_CREATE: Permission = {"POST": _PROJECT_READ, "GET": _PROJECT_READ}
+# OrganizationPermission to list; OrgProjectPermission to create (any member may, so project:read)
+ORG_PROJECTS: Permission = {"GET": _ORG_READ, "POST": _PROJECT_READ}
+# TeamProjectPermission
+TEAM_PROJECTS: Permission = {"GET": _PROJECT_READ, "POST": _PROJECT_WRITE}
 PROJECT_KEYS: Permission = {"GET": _PROJECT_READ, "POST": _PROJECT_WRITE, "PUT": _PROJECT_WRITE,
                             "DELETE": ("project:admin",)}
 # GroupPermission: issues and their events
@@ -46,7 +49,9 @@ RELEASES: Permission = {"GET": _RELEASE_READ, "POST": _RELEASE_WRITE, "PUT": _RE
 # chunk uploads and assembling (OrganizationReleasePermission / ProjectReleasePermission)
 UPLOADS: Permission = {"GET": _RELEASE_READ, "POST": _RELEASE_WRITE, "PUT": _RELEASE_WRITE,
                        "DELETE": ("project:admin", "project:releases")}
-REPOS: Permission = {"GET": ("org:read", "org:write", "org:admin", "org:integrations", "org:ci")}
+# OrganizationIntegrationsLoosePermission (the repository list; creating one is POST)
+REPOS: Permission = {"GET": ("org:read", "org:write", "org:admin", "org:integrations", "org:ci"),
+                     "POST": ("org:read", "org:write", "org:admin", "org:integrations")}
 MONITORS: Permission = {"GET": ("org:read", "org:write", "org:admin", "alerts:read")}
 MONITOR: Permission = {"GET": ("project:read", "project:write", "project:admin", "alerts:read", "alerts:write"),
                        "PUT": ("project:write", "project:admin", "alerts:write"),
@@ -54,7 +59,7 @@ MONITOR: Permission = {"GET": ("project:read", "project:write", "project:admin",
 ORG_STATS: Permission = {"GET": _ORG_READ}
 PROJECT_STATS: Permission = {"GET": _PROJECT_READ}
 # OrgAuthTokenPermission
-ORG_AUTH_TOKENS: Permission = {"GET": _ORG_READ, "POST": _ORG_READ, "PUT": _ORG_WRITE, "DELETE": _ORG_WRITE}
+ORG_AUTH_TOKENS: Permission = {"GET": _ORG_READ, "POST": _ORG_READ, "PUT": _ORG_READ, "DELETE": _ORG_WRITE}
 
 
 def allows(permission: Permission, method: str, scopes: frozenset[str]) -> bool:

@@ -26,6 +26,28 @@ class ApiError(Exception):
         return body
 
 
+class ErrorResponse(ApiError):
+    """An error answered as ``{"error": ...}``: the shape Sentry's chunk-upload, assemble and
+    artifact endpoints write themselves instead of raising DRF's ``{"detail": ...}``."""
+
+    def body(self) -> dict:
+        return {"error": self.detail}
+
+
+class ProjectMoved(ApiError):
+    """Sentry's answer for a project's old slug (``ProjectMoved``): ``302`` to the same path under
+    the new slug, the slug in the body (which sentry-cli reads as "project renamed")."""
+
+    def __init__(self, url: str, slug: str) -> None:
+        super().__init__(302, "Resource has been moved", headers={"Location": url})
+        self.url = url
+        self.slug = slug
+
+    def body(self) -> dict:
+        return {"slug": self.slug, "detail": {"code": "resource-moved", "message": self.detail,
+                                              "extra": {"url": self.url, "slug": self.slug}}}
+
+
 def not_found(detail: str = "The requested resource does not exist") -> ApiError:
     return ApiError(404, detail)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import shlex
+from typing import Any, Callable, Mapping
 
 from twisted.web.server import Request
 
@@ -38,3 +39,32 @@ def query_args(request: Request, name: str) -> list[str]:
 def query_flag(request: Request, name: str) -> bool:
     """A boolean argument as Sentry's endpoints read one (``?full=1``, ``?full=true``)."""
     return query_arg(request, name) in ("1", "true", "True")
+
+
+def query_tokens(text: str) -> dict[str, list[str]]:
+    """Sentry's ``tokenize_query`` for list filters: ``key:value`` terms by key (repeatable,
+    comma-separated values), every other word under ``query``."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = text.split()
+    tokens: dict[str, list[str]] = {}
+    for word in words:
+        key, sep, value = word.partition(":")
+        if sep and key:
+            tokens.setdefault(key, []).extend(v for v in value.split(",") if v)
+        else:
+            tokens.setdefault("query", []).append(word)
+    return tokens
+
+
+def match_tokens(tokens: dict[str, list[str]], checks: Mapping[str, Callable[[list[str]], bool]]) -> bool:
+    """Whether an object passes every term of a list filter: each key's check, and no key the
+    endpoint does not know (for those Sentry's lists answer nothing)."""
+    return all(key in checks and checks[key](values) for key, values in tokens.items())
+
+
+def contains_text(values: list[str], *texts: str) -> bool:
+    """The free-text terms, joined, appear (case-insensitively) in one of ``texts``."""
+    wanted = " ".join(values).lower()
+    return any(wanted in text.lower() for text in texts)

@@ -26,6 +26,16 @@ def json_bytes_response(
     return payload
 
 
+def bytes_response(request: Request, status: int, payload: bytes, content_type: str,
+                   headers: dict[str, str] | None = None) -> bytes:
+    """A body that is not JSON (a downloaded file), with its own content type."""
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", content_type.encode("latin-1", "replace"))
+    _set_headers(request, headers)
+    request.setHeader(b"Content-Length", b"%d" % len(payload))
+    return payload
+
+
 def empty_response(request: Request, status: int, headers: dict[str, str] | None = None) -> bytes:
     """An answer with no body, and so no content type (Twisted would default to ``text/html``)."""
     request.setResponseCode(status)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Callable, Protocol
+import re
+from typing import Any, Callable, Protocol, Sequence
 
 from twisted.logger import Logger
 from twisted.protocols.policies import WrappingFactory
@@ -30,13 +31,20 @@ class RequestTracker(Protocol):
 
 
 class LimitedRequest(Request):
-    """A request whose body may not exceed ``site.max_body`` bytes."""
+    """A request whose body may not exceed ``site.max_body`` bytes (or its path's larger limit)."""
 
     _too_large = False
     _tracked = False
+    _body_limit: int | None = None
 
     def _limit(self) -> int:
-        return getattr(self.channel.site, "max_body", 0) or 0
+        """Decided once, when the headers are in: the channel still holds the request target then."""
+        if self._body_limit is None:
+            site = self.channel.site
+            body_limit = getattr(site, "body_limit", None)
+            target = getattr(self.channel, "_path", None) or getattr(self, "uri", None)
+            self._body_limit = body_limit(target) if body_limit else (getattr(site, "max_body", 0) or 0)
+        return self._body_limit
 
     def _discard_body(self) -> None:
         self._too_large = True
@@ -113,6 +121,15 @@ class SentryChannel(HTTPChannel):
     """Twisted answers a request it cannot parse (bad chunking, request line, Content-Length,
     headers) with a bare ``400`` and hangs up; ours says so in Sentry's JSON shape first."""
 
+    _host: Any = None
+
+    def getHost(self) -> Any:
+        """Every request asks (``Request.__init__``); the socket's own address never changes, so
+        one ``getsockname`` per connection serves them all."""
+        if self._host is None:
+            self._host = super().getHost()
+        return self._host
+
     def _respondToBadRequestAndDisconnect(self) -> None:
         self.transport.write(
             b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n"
@@ -138,13 +155,25 @@ class SentrySite(Site):
         tracker: RequestTracker | None = None,
         reactor: Any = None,
         log_requests: bool = False,
+        larger_bodies: Sequence[tuple[re.Pattern[bytes], int]] = (),
     ) -> None:
+        """``larger_bodies``: (path pattern, limit) for routes whose bodies may exceed ``max_body``."""
         # Form bodies are never parsed eagerly: ingest reads raw bytes and parses multipart itself
         # (Twisted would answer a malformed one with a bare 400 and a disconnect).
         super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor, parsePOSTFormSubmission=False)
         self.max_body = max_body
+        self.larger_bodies = tuple(larger_bodies)
         self.tracker = tracker
         self._log_requests = log_requests
+
+    def body_limit(self, target: bytes | None) -> int:
+        """The largest body a request for ``target`` may send (0: no limit)."""
+        if self.max_body and target:
+            path = target.split(b"?", 1)[0]
+            for pattern, limit in self.larger_bodies:
+                if limit > self.max_body and pattern.match(path):
+                    return limit
+        return self.max_body
 
     def log(self, request: Request) -> None:  # type: ignore[override]
         if self._log_requests:

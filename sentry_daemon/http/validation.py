@@ -58,6 +58,7 @@ class Field:
     fields: Mapping[str, "Field"] | None = None
     default: Any = _MISSING
     check: Callable[[Any], str | None] | None = None  # a last word: a message, or None when fine
+    trim: bool = True  # strip surrounding whitespace from strings (DRF's ``trim_whitespace``)
 
     def clean(self, value: Any) -> Any:
         """The cleaned value, or raise ``_Invalid`` with DRF's messages."""
@@ -69,7 +70,7 @@ class Field:
         if kind in ("string", "slug"):
             if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                 raise _Invalid(["Not a valid string."])
-            value = str(value).strip()
+            value = str(value).strip() if self.trim else str(value)
             if not value and not self.blank:
                 raise _Invalid([BLANK])
             if self.max_length is not None and len(value) > self.max_length:

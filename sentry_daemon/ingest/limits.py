@@ -23,7 +23,7 @@ from functools import cached_property
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.ingest.envelope import Envelope, Item
 
-__all__ = ["Limits", "check_envelope_limits", "overflow_error"]
+__all__ = ["Limits", "Overflow", "check_envelope_limits", "overflow_error"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -158,13 +158,19 @@ def _item_count(item: Item) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def overflow_error(discard_type: str) -> ApiError:
+class Overflow(ApiError):
+    """Relay's 413 for an item that broke its limit; ``discard_type`` names it, as the envelope's
+    ``invalid`` outcomes do (reason ``too_large:<discard_type>``)."""
+
+    def __init__(self, discard_type: str) -> None:
+        super().__init__(413, f"envelope exceeded size limits for type '{discard_type}' "
+                              "(https://develop.sentry.dev/sdk/envelopes/#size-limits)")
+        self.discard_type = discard_type
+
+
+def overflow_error(discard_type: str) -> Overflow:
     """Relay's 413 body for an item that broke its limit."""
-    return ApiError(
-        413,
-        f"envelope exceeded size limits for type '{discard_type}' "
-        "(https://develop.sentry.dev/sdk/envelopes/#size-limits)",
-    )
+    return Overflow(discard_type)
 
 
 def _discard_type(item: Item) -> str:

@@ -22,6 +22,7 @@ from sentry_daemon.ingest.envelope import (
 from sentry_daemon.ingest.normalize import normalize_event
 from sentry_daemon.store.records import EnvelopeRecord, Project
 from sentry_daemon.store.store import Store
+from sentry_daemon.timestamps import parse_timestamp
 
 EVENT_ITEMS = {"event", "transaction", "feedback"}
 JSON_ITEMS = EVENT_ITEMS | {
@@ -76,6 +77,37 @@ def process_envelope(store: Store, project: Project, envelope: Envelope, record:
     """Store every item of an accepted envelope, filed under ``event_id``."""
     for item in envelope.items:
         _process_item(store, project, envelope, item, record, context, event_id)
+
+
+# items Relay counts no outcome for when it rejects an envelope
+_UNCOUNTED_ITEMS = {"client_report", "session", "sessions"}
+
+
+def reject_envelope(store: Store, project: Project, envelope: Envelope, reason: str) -> None:
+    """An envelope Relay refuses whole (over a size limit) is counted as its ``EnvelopeSummary``
+    counts it, every quantity an ``invalid`` outcome with ``reason``: its event once, attachments
+    in bytes, containers by their ``item_count``, other items one each."""
+    quantities: dict[str, int] = {}
+    event_category = None
+    for item in envelope.items:
+        category = CATEGORIES.get(item.type)
+        if category is None or item.type in _UNCOUNTED_ITEMS:
+            continue
+        if item.type in EVENT_ITEMS:
+            event_category = category
+            continue
+        count = item.headers.get("item_count")
+        if item.type == "attachment":
+            quantity = len(item.payload)
+        elif isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            quantity = count
+        else:
+            quantity = 1
+        quantities[category] = quantities.get(category, 0) + quantity
+    if event_category is not None:
+        store.add_outcome(project, event_category, "invalid", 1, reason)
+    for category, quantity in quantities.items():
+        store.add_outcome(project, category, "invalid", quantity, reason)
 
 
 def _process_item(store: Store, project: Project, envelope: Envelope, item: Item,
@@ -141,13 +173,30 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
     elif item_type == "sessions":
         store.record_session_aggregates(project, payload)
     elif item_type == "client_report":
-        _record_client_report(store, project, payload)
+        _record_client_report(store, project, payload, context.received)
         return
     store.add_outcome(project, category, "accepted", 1)
 
 
-def _record_client_report(store: Store, project: Project, report: dict[str, Any]) -> None:
+# How far a client report's own ``timestamp`` may be from its arrival to be when its outcomes
+# happened (Relay's event retention and ``max_secs_in_future``).
+REPORT_MAX_AGE = 90 * 86400
+REPORT_MAX_FUTURE = 60
+
+
+def _report_time(report: dict[str, Any], received: float) -> float:
+    """When a client report's losses happened: its ``timestamp``, as Relay dates them. Relay drops a
+    report dated outside its window; here its outcomes still count (the control API lists what SDKs
+    said), dated when it arrived."""
+    stamp = parse_timestamp(report.get("timestamp"))
+    if stamp is None or not received - REPORT_MAX_AGE <= stamp <= received + REPORT_MAX_FUTURE:
+        return received
+    return stamp
+
+
+def _record_client_report(store: Store, project: Project, report: dict[str, Any], received: float) -> None:
     """SDK-side losses become ``client_discard`` outcomes, as Relay turns them into outcomes."""
+    when = _report_time(report, received)
     for kind, outcome in (("discarded_events", "client_discard"), ("rate_limited_events", "rate_limited"),
                           ("filtered_events", "filtered"), ("filtered_sampling_events", "filtered")):
         entries = report.get(kind)
@@ -157,4 +206,4 @@ def _record_client_report(store: Store, project: Project, report: dict[str, Any]
             quantity = entry.get("quantity")
             if isinstance(quantity, int) and quantity > 0:
                 store.add_outcome(project, str(entry.get("category") or "default"), outcome, quantity,
-                                  str(entry.get("reason") or "") or None)
+                                  str(entry.get("reason") or "") or None, when)

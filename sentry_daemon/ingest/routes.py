@@ -30,9 +30,9 @@ from sentry_daemon.ingest.envelope import (
     normalize_event_id,
     parse_envelope,
 )
-from sentry_daemon.ingest.limits import check_envelope_limits
+from sentry_daemon.ingest.limits import Overflow, check_envelope_limits
 from sentry_daemon.ingest.multipart import parse_multipart
-from sentry_daemon.ingest.process import Context, process_envelope
+from sentry_daemon.ingest.process import Context, process_envelope, reject_envelope
 from sentry_daemon.store.store import Store
 
 ALLOW_HEADERS = (
@@ -121,7 +121,11 @@ class IngestRoutes:
         """
         auth = self._envelope_auth(project_id, envelope, auth)
         project = authorize_ingest(self.store, self.config.ingest_auth, project_id, auth)
-        check_envelope_limits(envelope, self.limits)
+        try:
+            check_envelope_limits(envelope, self.limits)
+        except Overflow as exc:  # Relay rejects the whole envelope, counting its items invalid
+            reject_envelope(self.store, project, envelope, f"too_large:{exc.discard_type}")
+            raise
         client_ip = getattr(request.getClientAddress(), "host", None)
         record = self.store.add_envelope(
             project,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sentry_daemon.serializers.organizations import AVATAR
+from sentry_daemon.serializers.avatars import AVATAR
 from sentry_daemon.store.records import Team, User
 from sentry_daemon.timestamps import isoformat
 

@@ -91,7 +91,8 @@ class IssueStore:
         event.fields = self._intern(event_fields(data, event.type))
         event.texts = event_texts(data, description.title, description.culprit, description.location,
                                   description.metadata)
-        release = store.see_release(project, data.get("release"), event.time) if data.get("release") else None
+        release = (store.see_release(project, data.get("release"), event.time, event.environment)
+                   if data.get("release") else None)
 
         by_hash = self._by_hash
         issue = next((found for h in event.hashes if (found := by_hash.get((project.id, h))) is not None), None)
@@ -126,7 +127,7 @@ class IssueStore:
         self.by_id[issue.id] = issue
         self._by_short_id[(project.id, issue.short_id)] = issue
         if release is not None:
-            release.new_groups += 1
+            release.count_new_group(project.id)
         self.log(issue, "first_seen", {}, None, when=event.time)
         return issue
 

@@ -33,6 +33,7 @@ class Organization:
     slug: str
     name: str
     date_created: float
+    settings: dict[str, Any] = field(default_factory=dict)  # what PUT set (Sentry's options and flags)
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Team:
     name: str
     organization: Organization
     date_created: float
+    member_ids: set[int] = field(default_factory=set)  # the users on the team
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Project:
     first_transaction_event: float | None = None
     next_short_id: int = 1
     environments: set[str] = field(default_factory=set)  # every environment its events named
+    options: dict[str, Any] = field(default_factory=dict)  # what PUT set (Sentry's ProjectOption)
+    bookmarked_by: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -67,6 +71,20 @@ class ProjectKey:
     label: str
     date_created: float
     is_active: bool = True
+    rate_limit: tuple[int, int] | None = None  # (count, window in seconds)
+    browser_sdk_version: str | None = None
+    loader_options: dict[str, bool] = field(default_factory=dict)  # dynamicSdkLoaderOptions set by PUT
+
+
+@dataclass
+class OrganizationMember:
+    """A user's membership of an organization (the fake's one user owns every organization)."""
+
+    id: int
+    organization: Organization
+    user: User
+    role: str
+    date_created: float
 
 
 @dataclass
@@ -101,8 +119,80 @@ class Token:
 
 
 @dataclass
+class Repository:
+    """A version-control repository of an organization, named by ``commits[].repository``, by
+    ``refs`` or created through the API; ``provider`` None is Sentry's "Unknown Provider"."""
+
+    id: int
+    organization: Organization
+    name: str
+    date_created: float
+    url: str | None = None
+    provider: str | None = None
+
+
+@dataclass
+class CommitAuthor:
+    id: int
+    email: str
+    name: str | None
+
+
+@dataclass(eq=False)
+class Commit:
+    """One commit of a repository; ``releases`` lists the releases whose commit list holds it
+    (compared by identity: a commit and its releases refer to each other)."""
+
+    id: int
+    repository: Repository
+    key: str
+    date_created: float
+    message: str | None = None
+    author: CommitAuthor | None = None
+    files: dict[str, str] = field(default_factory=dict)  # the patch set: path -> A, M or D
+    releases: list["Release"] = field(default_factory=list)
+
+
+@dataclass
+class Deploy:
+    id: int
+    environment: str
+    date_finished: float
+    date_started: float | None = None
+    name: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class ReleaseFile:
+    """A file uploaded to a release (legacy source maps), its bytes kept."""
+
+    id: int
+    name: str
+    dist: str | None
+    headers: dict[str, str]
+    data: bytes
+    sha1: str
+    date_created: float
+
+
+@dataclass(slots=True)
+class ReleaseEnvironment:
+    """What Sentry's ``ReleaseProjectEnvironment`` holds: the release in one project and
+    environment, seen by events (``first_seen``/``last_seen``) or deployed there."""
+
+    first_seen: float | None = None
+    last_seen: float | None = None
+    last_deploy: Deploy | None = None
+
+
+@dataclass
 class Release:
-    """A release as Sentry creates it: on first sight in an event (or, later, through the API)."""
+    """A release as Sentry creates it: on first sight in an event, or through the API.
+
+    ``commits`` is the release's commit list in Sentry's order (newest first), ``head_commits``
+    the head commit per repository id; ``environments`` is keyed by (project id, environment).
+    """
 
     id: int
     organization: Organization
@@ -111,7 +201,27 @@ class Release:
     project_ids: set[int] = field(default_factory=set)
     first_event: float | None = None
     last_event: float | None = None
-    new_groups: int = 0
+    new_groups_by_project: dict[int, int] = field(default_factory=dict)
+    ref: str | None = None
+    url: str | None = None
+    date_released: float | None = None
+    status: str = "open"
+    owner: User | None = None
+    user_agent: str | None = None
+    commits: list[Commit] = field(default_factory=list)
+    head_commits: dict[int, Commit] = field(default_factory=dict)
+    total_deploys: int = 0
+    last_deploy: Deploy | None = None
+    environments: dict[tuple[int, str], ReleaseEnvironment] = field(default_factory=dict)
+    files: dict[int, ReleaseFile] = field(default_factory=dict)
+
+    @property
+    def new_groups(self) -> int:
+        return sum(self.new_groups_by_project.values())
+
+    def count_new_group(self, project_id: int) -> None:
+        """An issue was opened by an event of this release (Sentry's ``ReleaseProject.new_groups``)."""
+        self.new_groups_by_project[project_id] = self.new_groups_by_project.get(project_id, 0) + 1
 
 
 @dataclass(slots=True)
@@ -302,15 +412,107 @@ class Attachment:
 
 
 @dataclass
+class MonitorEnvironment:
+    """A monitor's state in one environment (Sentry's MonitorEnvironment): ``status`` is
+    ``active`` until a check-in closes, then ``ok`` or ``error``."""
+
+    name: str
+    date_created: float
+    status: str = "active"
+    is_muted: bool = False
+    last_checkin: float | None = None
+    next_checkin: float | None = None
+    next_checkin_latest: float | None = None
+
+
+@dataclass
 class Monitor:
-    id: int
+    """A cron monitor. ``config`` is the validated config as Sentry stores it (``schedule_type``
+    by name, ``schedule`` a crontab or ``[count, unit]``), ``None`` when no check-in carried one;
+    ``id`` is Sentry's guid, ``seq`` the order monitors were made in."""
+
+    seq: int
+    id: str
     slug: str
     project: Project
     config: dict[str, Any] | None
     date_created: float
     status: str = "active"
-    last_check_in: float | None = None
-    check_ins: list[dict[str, Any]] = field(default_factory=list)
+    environments: dict[str, MonitorEnvironment] = field(default_factory=dict)
+    check_ins: list["CheckIn"] = field(default_factory=list)
+
+
+@dataclass
+class CheckIn:
+    """One check-in (Sentry's MonitorCheckIn): opened ``in_progress`` and closed by a later one
+    with the same id, or sent closed. ``duration`` is in milliseconds; ``monitor_config`` is the
+    monitor's config when the check-in was made."""
+
+    id: str
+    monitor: Monitor
+    environment: str
+    status: str
+    duration: int | None
+    date_added: float
+    date_updated: float
+    date_clock: float
+    date_in_progress: float | None
+    expected_time: float | None
+    monitor_config: dict[str, Any] | None
+    trace_id: str | None = None
+
+
+@dataclass
+class BundleFile:
+    """One file of an artifact bundle as its manifest lists it (``size`` is read from the zip)."""
+
+    path: str
+    url: str | None
+    type: str | None
+    headers: dict[str, Any]
+    debug_id: str | None
+    size: int | None
+
+
+@dataclass
+class ArtifactBundle:
+    """An uploaded source bundle (Sentry's ArtifactBundle): its bytes, its files, the projects it
+    serves and the (release, dist) pairs it is bound to, newest first (``""``: none)."""
+
+    id: int
+    organization: Organization
+    bundle_id: str
+    checksum: str
+    name: str
+    data: bytes
+    files: list[BundleFile]
+    date_uploaded: float
+    date_added: float
+    date_last_modified: float
+    project_ids: set[int] = field(default_factory=set)
+    releases: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class DebugFile:
+    """A debug information file of a project (Sentry's ProjectDebugFile)."""
+
+    id: int
+    project: Project
+    checksum: str
+    data: bytes
+    object_name: str
+    cpu_name: str
+    debug_id: str
+    code_id: str | None
+    file_format: str
+    headers: dict[str, str]
+    details: dict[str, Any]  # ``{"type": "lib", "features": [...]}``, Sentry's ``data``
+    date_created: float
+
+    @property
+    def features(self) -> set[str]:
+        return set(self.details.get("features") or ())
 
 
 _SLUG_RE = re.compile(r"[^a-z0-9_-]+")

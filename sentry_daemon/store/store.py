@@ -12,20 +12,24 @@ import time
 from typing import Any, Callable, Iterable
 
 from sentry_daemon import event_data
-from sentry_daemon.store import payloads, tokens, versions
+from sentry_daemon.store import payloads, tokens
 from sentry_daemon.store.issues import IssueStore
+from sentry_daemon.store.organizations import OrgStore
+from sentry_daemon.store.monitors import MonitorStore
+from sentry_daemon.store.outcomes import OutcomeStore
+from sentry_daemon.store.releases import ReleaseStore
+from sentry_daemon.store.uploads import UploadStore
 from sentry_daemon.store.records import (
     Attachment,
+    CheckIn,
     Conflict,
     EnvelopeRecord,
     Event,
     ItemRecord,
-    Monitor,
     Organization,
     Project,
     ProjectKey,
     Release,
-    Resolution,
     Seed,
     Team,
     Token,
@@ -74,23 +78,25 @@ class Store:
         self._events_by_project: dict[int, list[Event]] = {}
         self.events_by_id: dict[str, Event] = {}
         self.issues = IssueStore(self)
-        self.releases: dict[tuple[int, str], Release] = {}
+        self.releases = ReleaseStore(self)
         self.user = User(1, self.seed.user_email, self.seed.user_email, self.seed.user_email, self.now())
         self._envelope_ids = itertools.count(1)
         self._item_ids = itertools.count(1)
         self.envelopes: dict[int, EnvelopeRecord] = {}
         self.items: list[ItemRecord] = []
         self.attachments: dict[str, Attachment] = {}
-        self.monitors: dict[tuple[int, str], Monitor] = {}
+        self.monitors = MonitorStore(self.now, lambda: next(self._ids))
+        self.uploads = UploadStore(self.now)
         self.spans: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
         self._session_states: dict[tuple[int, str], dict[str, Any]] = {}
         self._session_aggregates: dict[tuple[int, str, str], dict[str, int]] = {}
-        # (project id, category, outcome, reason) -> quantity
-        self.outcomes: dict[tuple[int, str, str, str | None], int] = {}
+        self.outcomes = OutcomeStore()
+        self.orgs = OrgStore(self)
 
         org = self.create_organization(self.seed.org_slug)
         team = self.create_team(org, org.slug)
+        team.member_ids.add(self.user.id)
         project = self.create_project(
             org, self.seed.project_slug, team=team, project_id=self.seed.project_id
         )
@@ -196,7 +202,7 @@ class Store:
             project = self.create_project(
                 org, slug, team=self.default_team(org), project_id=project_id
             )
-        if public_key and public_key not in self.keys:
+        if public_key and public_key not in self.keys and public_key not in self.orgs.deleted_keys:
             self.create_key(project, public=public_key)
         return project
 
@@ -223,6 +229,17 @@ class Store:
     def delete_token(self, token: Token) -> None:
         self.tokens.pop(token.value, None)
 
+    def user_tokens(self, user: User) -> list[Token]:
+        """A user's own tokens (``/api-tokens/``), oldest first."""
+        return [t for t in self.tokens.values() if t.kind == "user" and t.user is user]
+
+    def org_tokens(self, org: Organization) -> list[Token]:
+        """An organization's auth tokens (``/org-auth-tokens/``), oldest first."""
+        return [t for t in self.tokens.values() if t.kind == "org" and t.organization is org]
+
+    def rename_token(self, token: Token, name: str) -> None:
+        token.name = name
+
     # --- events and issues -----------------------------------------------------------------
 
     def add_event(self, project: Project, data: dict[str, Any], envelope_id: int | None = None,
@@ -240,6 +257,8 @@ class Store:
         if event_type == "transaction":
             if project.first_transaction_event is None:
                 project.first_transaction_event = now
+            if data.get("release"):  # transactions create releases too (Sentry's save_transaction_events)
+                self.see_release(project, data["release"], event.time, event.environment)
         elif event_type not in UNGROUPED_TYPES:
             if project.first_event is None:
                 project.first_event = now
@@ -272,34 +291,17 @@ class Store:
     # --- releases --------------------------------------------------------------------------
 
     def release(self, org: Organization, version: str) -> Release | None:
-        return self.releases.get((org.id, version))
+        return self.releases.get(org, version)
 
-    def see_release(self, project: Project, version: str, when: float) -> Release:
-        """The release an event names, created the first time it is seen (as Sentry does)."""
-        org = project.organization
-        release = self.releases.get((org.id, version))
-        if release is None:
-            release = Release(next(self._ids), org, version, self.now())
-            self.releases[(org.id, version)] = release
-            self._release_created(project, release)
-        release.project_ids.add(project.id)
-        release.first_event = when if release.first_event is None else min(release.first_event, when)
-        release.last_event = when if release.last_event is None else max(release.last_event, when)
-        return release
-
-    def _release_created(self, project: Project, release: Release) -> None:
-        """Issues resolved "in the next release" are now resolved in this one (Sentry's
-        ``clear_expired_resolutions``)."""
-        for issue in self.issues.of_projects({project.id}):
-            resolution = issue.resolution
-            if resolution is not None and resolution.kind == "in_next_release":
-                issue.resolution = Resolution("in_release", release.version, resolution.actor_id)
+    def see_release(self, project: Project, version: str, when: float, environment: str | None = None) -> Release:
+        """The release an event names, created the first time it is seen (``store.releases``)."""
+        return self.releases.see(project, version, when, environment)
 
     def project_releases(self, project_ids: set[int]) -> list[Release]:
-        return [r for r in self.releases.values() if r.project_ids & project_ids]
+        return self.releases.of_projects(project_ids)
 
     def latest_release(self, project_ids: set[int]) -> Release | None:
-        return versions.latest(self.project_releases(project_ids))
+        return self.releases.latest(project_ids)
 
     # --- envelopes, items, attachments ------------------------------------------------------
 
@@ -327,19 +329,9 @@ class Store:
 
     # --- monitors, sessions, spans, outcomes -----------------------------------------------
 
-    def check_in(self, project: Project, check_in: dict[str, Any]) -> Monitor:
-        """Record a cron check-in; the monitor is created on first sight (with its config)."""
-        slug = str(check_in.get("monitor_slug") or "")
-        monitor = self.monitors.get((project.id, slug))
-        config = check_in.get("monitor_config") if isinstance(check_in.get("monitor_config"), dict) else None
-        if monitor is None:
-            monitor = Monitor(next(self._ids), slug, project, config, self.now())
-            self.monitors[(project.id, slug)] = monitor
-        elif config is not None:
-            monitor.config = config
-        monitor.last_check_in = self.now()
-        monitor.check_ins.append(check_in)
-        return monitor
+    def check_in(self, project: Project, check_in: dict[str, Any]) -> CheckIn | None:
+        """Record a cron check-in (``store.monitors``); None when Sentry would drop it."""
+        return self.monitors.check_in(project, check_in)
 
     def record_session(self, project: Project, update: dict[str, Any]) -> None:
         """One session update; the session's latest status and error count are what count."""
@@ -396,9 +388,9 @@ class Store:
         self.spans.extend({**span, "project": project.id} for span in spans)
 
     def add_outcome(self, project: Project, category: str, outcome: str, quantity: int,
-                    reason: str | None = None) -> None:
-        key = (project.id, category, outcome, reason)
-        self.outcomes[key] = self.outcomes.get(key, 0) + quantity
+                    reason: str | None = None, when: float | None = None) -> None:
+        """Count an outcome at ``when`` (default now: ingest counts as it receives)."""
+        self.outcomes.add((project.id, category, outcome, reason), quantity, self.now() if when is None else when)
 
     def query_events(self, project_id: int | None = None, types: Iterable[str] | None = None) -> list[Event]:
         wanted = set(types) if types else None

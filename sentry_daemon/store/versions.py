@@ -28,6 +28,7 @@ class VersionInfo:
     revision: int
     pre: str | None
     build: str | None
+    components: int = 3  # how many of major.minor.patch.revision the version spells out
 
     def sort_key(self) -> tuple[Any, ...]:
         # a pre-release sorts before its release; pre-release parts compare numerically where they can
@@ -41,8 +42,9 @@ def parse_version(version: str) -> VersionInfo | None:
     if match is None:
         return None
     number = lambda name: int(match.group(name) or 0)  # noqa: E731
+    components = sum(match.group(name) is not None for name in ("major", "minor", "patch", "revision"))
     return VersionInfo(match.group("package"), number("major"), number("minor"), number("patch"),
-                       number("revision"), match.group("pre"), match.group("build"))
+                       number("revision"), match.group("pre"), match.group("build"), components)
 
 
 def is_newer(candidate: Release, than: Release) -> bool:
