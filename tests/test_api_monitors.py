@@ -248,3 +248,22 @@ async def test_cli_monitors_run_and_list(sentry, tmp_path):
     listed = await run_cli(sentry, tmp_path, "monitors", "list", timeout=30)
     assert listed.returncode == 0, _output(listed)
     assert "my-cron" in listed.stdout.decode() and "scheduled" in listed.stdout.decode()
+
+
+@pytest_twisted.ensureDeferred
+async def test_deleting_a_project_takes_its_monitors(sentry):
+    response, created = await request_json("POST", sentry.url + "/api/0/teams/parlel/parlel/projects/",
+                                           headers=AUTH, json={"name": "Jobs", "slug": "jobs"})
+    assert response.code == 201
+    key = sentry.store.project_keys(sentry.store.projects[int(created["id"])])[0].public
+    response, _ = await request_json(
+        "POST", f"{sentry.url}/api/{created['id']}/envelope/",
+        headers={"X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7"},
+        data=b'{}\n{"type":"check_in"}\n' + json.dumps({"check_in_id": uuid.uuid4().hex, "monitor_slug": "nightly",
+                                                       "status": "ok"}).encode() + b"\n")
+    assert response.code == 200
+    assert [m["slug"] for m in await get(sentry, "/api/0/organizations/parlel/monitors/")] == ["nightly"]
+    response, _ = await request_json("DELETE", sentry.url + "/api/0/projects/parlel/jobs/", headers=AUTH)
+    assert response.code == 204
+    assert await get(sentry, "/api/0/organizations/parlel/monitors/") == []
+    await get(sentry, "/api/0/organizations/parlel/monitors/nightly/", expect=404)

@@ -120,3 +120,25 @@ def test_twistd_help_lists_and_documents_the_plugin():
         assert bad.returncode != 0
         output = bad.stdout + bad.stderr
         assert "--port" in output and "Traceback" not in output, output
+
+
+def test_tokens_file(tmp_path):
+    path = tmp_path / "tokens.json"
+    path.write_text('[{"token": "sntrys_ro", "scopes": ["org:read", "event:read"]}, {"token": "sntrys_ci", "org": "acme"}]')
+    assert parse("--tokens", str(path))["token-specs"] == (
+        ("sntrys_ro", ("org:read", "event:read"), None), ("sntrys_ci", None, "acme"))
+    bad = {
+        "not json": "not JSON",
+        '{"token": "x"}': "expected a JSON list",
+        '[{"scopes": []}]': 'needs a "token"',
+        '[{"token": "two words"}]': 'needs a "token"',
+        '[{"token": "x", "scopes": "org:read"}]': '"scopes" is a list',
+        '[{"token": "x", "scopes": ["org:reed"]}]': "unknown scopes org:reed",
+        '[{"token": "x", "org": "Not A Slug"}]': '"org" is an organization slug',
+    }
+    for text, message in bad.items():
+        path.write_text(text)
+        with pytest.raises(usage.UsageError, match=message):
+            parse("--tokens", str(path))
+    with pytest.raises(usage.UsageError, match="No such file"):
+        parse("--tokens", str(tmp_path / "missing.json"))

@@ -279,19 +279,20 @@ async def test_python_dsn_with_path_prefix(sentry):
 # --- sentry-cli ------------------------------------------------------------------------------
 
 
-async def run_cli(sentry: Any, home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+async def run_cli(sentry: Any, home: Path, *args: str, timeout: float = 60, token: str | None = None,
+                  cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = client_env(
         HOME=str(home),
         SENTRY_DSN=sentry.dsn,
         SENTRY_URL=sentry.url,
-        SENTRY_AUTH_TOKEN=sentry.token,
+        SENTRY_AUTH_TOKEN=token or sentry.token,
         SENTRY_ORG="parlel",
         SENTRY_PROJECT="hello-world",
         SENTRY_DISABLE_UPDATE_CHECK="true",
         SENTRY_HTTP_MAX_RETRIES="0",
     )
     assert SENTRY_CLI is not None
-    return await deferToThread(run_client, [SENTRY_CLI, *args], env, home, timeout)
+    return await deferToThread(run_client, [SENTRY_CLI, *args], env, cwd or home, timeout)
 
 
 def _output(done: subprocess.CompletedProcess) -> str:

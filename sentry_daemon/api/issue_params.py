@@ -17,6 +17,7 @@ from twisted.web.server import Request
 
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.http.params import query_arg, query_args
+from sentry_daemon.http.validation import ValidationError
 from sentry_daemon.store.issue_updates import IGNORE_FIELDS, IssueChanges
 from sentry_daemon.store.lifecycle import IGNORED_SUBSTATUSES, PRIORITY_VALUES, UNRESOLVED_SUBSTATUSES
 from sentry_daemon.store.records import Release, User
@@ -32,17 +33,6 @@ MAX_WINDOW_MINUTES = 10080
 # The longest period or snooze that is still a date (Python's ``timedelta``, as Sentry's own parsing
 # uses): beyond it Sentry fails inside the request; here it is a 400.
 MAX_PERIOD_SECONDS = timedelta.max // timedelta(seconds=1)
-
-
-class FieldErrors(ApiError):
-    """A validation failure answered as DRF does: ``{"field": ["message"], ...}``."""
-
-    def __init__(self, errors: dict[str, Any]) -> None:
-        super().__init__(400, "Invalid request")
-        self.errors = errors
-
-    def body(self) -> dict:
-        return self.errors
 
 
 def parse_period(text: str) -> int:
@@ -242,5 +232,5 @@ def issue_changes(body: dict[str, Any], context: ChangeContext) -> IssueChanges:
         else:
             changes.priority = value
     if errors:
-        raise FieldErrors(errors)
+        raise ValidationError(errors)
     return changes

@@ -6,8 +6,10 @@ Twisted's own form parsing is switched off (``LimitedRequest``) so a malformed u
 
 from __future__ import annotations
 
+import binascii
+import quopri
+import re
 from dataclasses import dataclass
-from email import errors
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -38,24 +40,82 @@ class FormPart:
         return self.data.decode(self.charset or "utf-8", "replace")
 
 
-def form_parts(body: bytes, content_type: str) -> list[FormPart]:
-    """Every named part of a ``multipart/form-data`` body, in order (repeated names kept)."""
-    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type:
+def _boundary(content_type: str) -> bytes:
+    header = Message()
+    header["content-type"] = content_type
+    boundary = header.get_param("boundary") if header.get_content_type() == "multipart/form-data" else None
+    if not isinstance(boundary, str) or not boundary:
         raise ApiError(400, "invalid multipart data", ["expected multipart/form-data with a boundary"])
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message: Message = BytesParser(policy=HTTP).parsebytes(head + body)
-    if not message.is_multipart():
+    return boundary.encode("latin-1", "replace")
+
+
+def _cut_off() -> ApiError:
+    return ApiError(400, "invalid multipart data", ["unexpected end of multipart body"])
+
+
+def form_parts(body: bytes, content_type: str) -> list[FormPart]:
+    """Every named part of a ``multipart/form-data`` body, in order (repeated names kept).
+
+    The body is cut at its boundaries with ``bytes.find`` and only each part's few header lines go
+    through the stdlib's email parser: a 32 MiB chunk upload is split in milliseconds, where the
+    email parser alone takes over a second of the reactor's time. Bare-LF line ends are accepted,
+    as the email parser accepts them.
+    """
+    delimiter = b"--" + _boundary(content_type)
+    found = body.find(delimiter)
+    if found < 0 or (found > 0 and body[found - 1:found] != b"\n"):
         raise ApiError(400, "invalid multipart data", ["no parts found"])
-    if any(isinstance(d, (errors.StartBoundaryNotFoundDefect, errors.CloseBoundaryNotFoundDefect))
-           for d in message.defects):
-        raise ApiError(400, "invalid multipart data", ["unexpected end of multipart body"])
-    parts = []
-    for part in message.iter_parts():  # type: ignore[attr-defined]
-        name = part.get_param("name", header="content-disposition")
+    parser = BytesParser(policy=HTTP)
+    parts: list[FormPart] = []
+    position = found + len(delimiter)
+    while not body.startswith(b"--", position):
+        line_end = body.find(b"\n", position)
+        if line_end < 0:
+            raise _cut_off()
+        start = line_end + 1
+        next_delimiter = _next_delimiter(body, b"\n" + delimiter, start)
+        end = next_delimiter - 1 if body[next_delimiter - 1:next_delimiter] == b"\r" else next_delimiter
+        raw = body[start:max(start, end)]
+        split = re.search(rb"\r?\n\r?\n", raw)
+        if raw.startswith((b"\r\n", b"\n")):
+            head, content = b"", raw[2 if raw.startswith(b"\r") else 1:]
+        elif split is None:
+            head, content = raw, b""
+        else:
+            head, content = raw[:split.start()], raw[split.end():]
+        headers = parser.parsebytes(head + b"\r\n\r\n", headersonly=True)
+        name = headers.get_param("name", header="content-disposition")
         if name:
-            parts.append(FormPart(name, part.get_filename(), part.get("content-type"), part.get_content_type(),
-                                  part.get_content_charset(), part.get_payload(decode=True) or b""))
+            parts.append(FormPart(str(name), headers.get_filename(), headers.get("content-type"),
+                                  headers.get_content_type(), headers.get_content_charset(),
+                                  _decoded(content, headers.get("content-transfer-encoding"))))
+        position = next_delimiter + 1 + len(delimiter)
     return parts
+
+
+_AFTER_DELIMITER = re.compile(rb"--|[ \t]*\r?\n")
+
+
+def _next_delimiter(body: bytes, marker: bytes, start: int) -> int:
+    """Where the next real delimiter line starts: the boundary followed by ``--`` or the end of
+    its line (RFC 2046), so a part's bytes may hold the boundary's text followed by anything else."""
+    while True:
+        found = body.find(marker, start)
+        if found < 0:
+            raise _cut_off()
+        if _AFTER_DELIMITER.match(body, found + len(marker)):
+            return found
+        start = found + 1
+
+
+def _decoded(content: bytes, transfer_encoding: str | None) -> bytes:
+    """A part's bytes with a ``Content-Transfer-Encoding`` undone (browsers and SDKs send none)."""
+    encoding = (transfer_encoding or "").strip().lower()
+    if encoding == "base64":
+        return binascii.a2b_base64(content)
+    if encoding == "quoted-printable":
+        return quopri.decodestring(content)
+    return content
 
 
 def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, FilePart]]:

@@ -166,6 +166,13 @@ class MonitorStore:
     def values(self) -> list[Monitor]:
         return list(self._monitors.values())
 
+    def forget_project(self, project: Project) -> None:
+        """A deleted project takes its monitors and their check-ins with it."""
+        for key in [k for k, m in self._monitors.items() if m.project is project]:
+            del self._monitors[key]
+        for check_in_id in [i for i, c in self._check_ins.items() if c.monitor.project is project]:
+            del self._check_ins[check_in_id]
+
     def of_organization(self, org: Organization) -> list[Monitor]:
         return [m for m in self._monitors.values() if m.project.organization is org]
 

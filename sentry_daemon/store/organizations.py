@@ -247,6 +247,7 @@ class OrgStore:
             self.delete_key(key)
         store.issues.delete(store.issues.of_projects({project.id}))
         store.forget_events({e.event_id for e in store.project_events(project)})
+        store.monitors.forget_project(project)
         for old, target in list(self.redirects.items()):
             if target is project:
                 del self.redirects[old]
