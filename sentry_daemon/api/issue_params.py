@@ -162,7 +162,7 @@ def issue_changes(body: dict[str, Any], context: ChangeContext) -> IssueChanges:
         details = None
     details = details or {}
     if status is not None:
-        if status not in STATUS_CHOICES:
+        if not isinstance(status, str) or status not in STATUS_CHOICES:
             errors["status"] = [f'"{status}" is not a valid choice.']
         else:
             changes.status = STATUS_CHOICES[status]
