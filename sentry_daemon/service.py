@@ -20,16 +20,22 @@ from twisted.web.server import Request
 from zope.interface import implementer
 
 from sentry_daemon import __version__
+from sentry_daemon.clock import DomainClock
 from sentry_daemon.api.routes import ApiRoutes
 from sentry_daemon.api.uploads import CHUNK_UPLOAD_BODY_LIMIT, CHUNK_UPLOAD_PATH
 from sentry_daemon.control import ControlRoutes
 from sentry_daemon.http.dispatch import Root
 from sentry_daemon.http.site import ConnectionTracker, SentrySite
+from sentry_daemon.ingest.faults import FaultGate
+from sentry_daemon.ingest.journal import too_large_observer
 from sentry_daemon.ingest.limits import Limits
+from sentry_daemon.ingest import open_sentry
 from sentry_daemon.ingest.routes import IngestRoutes
 from sentry_daemon.serializers.dsn import dsn_url
 from sentry_daemon.store.records import Seed
 from sentry_daemon.store.store import Store
+from sentry_daemon.transform.engine import TransformEngine
+from sentry_daemon.transform import routes as transform_routes
 
 DEFAULT_PORT = 4773
 FREEZE_EVERY = 1000
@@ -52,6 +58,13 @@ class Config:
     max_body: int = Limits().max_envelope_size
     drain_timeout: float = 10.0
     log_requests: bool = False
+    journal_size: int = 1000  # near misses kept (``store.journal``)
+    control_auth: str = "open"  # "token": every /__parlel/ route needs a bearer token (control_auth)
+    admin_tokens: tuple[str, ...] = ()  # what acts on everyone with control_auth "token"
+    clock: str = "real"  # the domain clock: "real" (the reactor) or "manual" (moved by the test)
+    transform: bool = False  # serve /api/transform: runs the beforeSend code it is sent
+    transform_timeout: float = 30.0
+    transform_node_modules: str | None = None  # where @sentry/node is (None: looked for)
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -77,8 +90,10 @@ class _PortRecorder:
 class SentryService(MultiService):
     log = Logger()
 
-    def __init__(self, config: Config = Config(), reactor: Any = None, standalone: bool = False) -> None:
-        """``standalone``: the service owns its process (twistd), see ``_drained`` and ``_settle_heap``."""
+    def __init__(self, config: Config = Config(), reactor: Any = None, standalone: bool = False,
+                 clock: Any = None) -> None:
+        """``standalone``: the service owns its process (twistd), see ``_drained`` and ``_settle_heap``;
+        ``clock``: an ``IReactorTime`` for the domain (``sentry_daemon.clock``) instead of ``config.clock``."""
         super().__init__()
         self.standalone = standalone
         self._since_freeze = 0
@@ -88,7 +103,8 @@ class SentryService(MultiService):
             reactor = default_reactor
         self.config = config
         self.reactor = reactor
-        self.store = Store(config.seed, now=reactor.seconds)
+        self.clock = DomainClock.given(clock) if clock is not None else DomainClock.for_option(config.clock, reactor)
+        self.store = Store(config.seed, now=self.clock.seconds, journal_size=config.journal_size)
         self.port: IListeningPort | None = None
         self.address: Any = None
         self.stopping = False
@@ -99,18 +115,30 @@ class SentryService(MultiService):
         self.ingest = IngestRoutes(self.store, config, self.base_url_for)
         self.api = ApiRoutes(self.store, self.base_url_for)
         self.control = ControlRoutes(self)
+        self.open_sentry = open_sentry.OpenSentryRoutes(self.store)
+        self.transform = (TransformEngine(reactor, config.transform_timeout, config.transform_node_modules)
+                          if config.transform else None)
+        self.transform_routes = transform_routes.TransformRoutes(self.transform, self.store.now)
+        self.faults = FaultGate(self.store, reactor, cors=self.ingest._cors)  # delays run in real time
         self.site = SentrySite(
             Root(
                 self.api.app.resource(),
                 self.ingest.app.resource(),
-                self.control.app.resource(),
+                self.control.resource(),
                 direct=self.ingest.direct_routes(),
+                mounts=[(b"/v1/ingest", self.open_sentry.app.resource()),
+                        (b"/api/transform", self.transform_routes.app.resource())],
+                guard=self.faults.guard,
             ),
             max_body=config.max_body,
             tracker=self,
             reactor=reactor,
             log_requests=config.log_requests,
             larger_bodies=[(CHUNK_UPLOAD_PATH, CHUNK_UPLOAD_BODY_LIMIT)],
+            capped_bodies=[(open_sentry.PATH, open_sentry.MAX_BODY, open_sentry.TOO_LARGE),
+                           *([(transform_routes.PATH, transform_routes.MAX_BODY, transform_routes.TOO_LARGE)]
+                             if config.transform else [])],
+            on_too_large=too_large_observer(self.store),
         )
         self.connections = ConnectionTracker(self.site, on_close=self.connection_closed)
         listener = strports.service(config.port, self.connections, reactor=reactor)
@@ -128,6 +156,8 @@ class SentryService(MultiService):
             host=host,
             dsn=self.dsn if self.base_url else None,
         )
+        if self.transform is not None:
+            self.transform.warn_if_exposed(host)
         waiters, self._port_waiters = self._port_waiters, []
         for waiter in waiters:
             waiter.callback(port)
@@ -209,12 +239,22 @@ class SentryService(MultiService):
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    def startService(self) -> None:
+        super().startService()
+        self.clock.start_ticking(self.store.tick)
+        if self.transform is not None:
+            self.transform.start()
+
     def stopService(self) -> Deferred:
         """Stop listening, let requests in flight finish (bounded), then report stopped."""
         self.stopping = True
+        self.clock.stop_ticking()
+        self.control.waiters.close()
         self.log.info("stopping: draining {count} request(s) in flight", count=len(self._in_flight))
         d = maybeDeferred(super().stopService)
         d.addCallback(lambda _: self._drain())
+        if self.transform is not None:  # after the drain: transforms in flight finish first
+            d.addCallback(lambda _: self.transform.stop())
         d.addCallback(self._drained)
         return d
 

@@ -59,13 +59,31 @@ class Options(usage.Options):
         ["max-body", None, str(Limits().max_envelope_size),
          "Largest request body accepted, in bytes; larger ones are answered 413."],
         ["drain-timeout", None, "10", "Seconds to let requests in flight finish when stopping."],
+        ["journal-size", None, "1000",
+         "Near misses kept in GET /__parlel/journal (ingest requests refused or cut short); 0 keeps none."],
+        ["control-auth", None, "open",
+         "open: the control API (/__parlel/) answers anyone; token: it needs a bearer token, a tenant's "
+         "or an organization's for its own data, an admin token (--admin-token) for what touches everyone."],
+        ["clock", None, "real",
+         "real: the domain clock is the system's; manual: it starts at the real time of start-up "
+         "and stands still until POST /__parlel/clock moves it."],
+        ["transform-timeout", None, "30",
+         "Seconds a transform's beforeSend callback may run before its process is killed (400 Timeout)."],
+        ["transform-node-modules", None, None,
+         "A node_modules directory (or an npm --prefix) holding @sentry/node for javascript transforms "
+         "(default: $SENTRYFAKE_NODE_MODULES, then ~/.cache/sentryfake/node)."],
     ]
-    optFlags = [["log-requests", None, "Log every request (method, URI, status)."]]
+    optFlags = [
+        ["log-requests", None, "Log every request (method, URI, status)."],
+        ["transform", None, "Serve the transform API (/api/transform) on this port. It EXECUTES the "
+         "beforeSend code it is sent, in the real sentry_sdk and @sentry/node: opt-in."],
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self["tokens"] = []
         self["token-specs"] = ()
+        self["admin-tokens"] = []
 
     def opt_token(self, token: str) -> None:
         """A bearer token accepted by the web API (repeatable; default sntrys_parlel and $SENTRY_AUTH_TOKEN)."""
@@ -74,6 +92,12 @@ class Options(usage.Options):
         self["tokens"].append(token)
 
     opt_t = opt_token
+
+    def opt_admin_token(self, token: str) -> None:
+        """A control-API admin token for --control-auth token (repeatable; also $SENTRYFAKE_ADMIN_TOKEN)."""
+        if not token or any(c.isspace() for c in token):
+            raise usage.UsageError(f"--admin-token {token!r}: a token is one word without spaces")
+        self["admin-tokens"].append(token)
 
     def opt_tokens(self, path: str) -> None:
         """A JSON file of more web-API tokens: [{"token": "...", "scopes": ["org:read", ...], "org": "slug"}];
@@ -97,7 +121,7 @@ class Options(usage.Options):
                 )
         if not self["dsn-key"] or not re.fullmatch(r"[A-Za-z0-9_-]+", self["dsn-key"]):
             raise usage.UsageError(f"--dsn-key {self['dsn-key']!r}: letters, digits, '-' or '_' only")
-        for name, minimum in (("project-id", 1), ("max-body", 1)):
+        for name, minimum in (("project-id", 1), ("max-body", 1), ("journal-size", 0)):
             try:
                 self[name] = int(self[name])
             except ValueError:
@@ -112,6 +136,33 @@ class Options(usage.Options):
             raise usage.UsageError("--drain-timeout must not be negative")
         if self["ingest-auth"] not in ("lenient", "strict"):
             raise usage.UsageError(f"--ingest-auth {self['ingest-auth']!r}: choose lenient or strict")
+        if self["control-auth"] not in ("open", "token"):
+            raise usage.UsageError(f"--control-auth {self['control-auth']!r}: choose open or token")
+        env_admin = os.environ.get("SENTRYFAKE_ADMIN_TOKEN", "").strip()
+        if env_admin and env_admin not in self["admin-tokens"]:
+            self.opt_admin_token(env_admin)
+        from sentry_daemon.clock import CLOCK_KINDS
+
+        if self["clock"] not in CLOCK_KINDS:
+            raise usage.UsageError(f"--clock {self['clock']!r}: choose {' or '.join(CLOCK_KINDS)}")
+        self._check_transform_options()
+
+    def _check_transform_options(self) -> None:
+        from sentry_daemon.transform.sdks import NODE_INSTALL_HINT, node_modules_dir
+
+        try:
+            self["transform-timeout"] = float(self["transform-timeout"])
+        except ValueError:
+            raise usage.UsageError(f"--transform-timeout {self['transform-timeout']!r}: not a number") from None
+        if not 0 < self["transform-timeout"] < float("inf"):
+            raise usage.UsageError("--transform-timeout must be a positive number of seconds")
+        path = self["transform-node-modules"]
+        if path is not None:
+            found = node_modules_dir(path)
+            if found is None:
+                raise usage.UsageError(f"--transform-node-modules {path}: no @sentry/node there "
+                                       f"(install it with: {NODE_INSTALL_HINT})")
+            self["transform-node-modules"] = str(found)
 
 
 def read_token_file(path: str) -> tuple[tuple[str, tuple[str, ...] | None, str | None], ...]:
@@ -162,7 +213,14 @@ def config_from_options(options: Options) -> Any:
         ingest_auth=options["ingest-auth"],
         max_body=options["max-body"],
         drain_timeout=options["drain-timeout"],
+        journal_size=options["journal-size"],
         log_requests=bool(options["log-requests"]),
+        control_auth=options["control-auth"],
+        admin_tokens=tuple(options["admin-tokens"]),
+        clock=options["clock"],
+        transform=bool(options["transform"]),
+        transform_timeout=options["transform-timeout"],
+        transform_node_modules=options["transform-node-modules"],
     )
 
 

@@ -40,3 +40,16 @@ def test_query_bench_times_every_case():
     assert all(r["p50_ms"] > 0 for r in figures["results"].values())
     # 120 issues, of which 10 resolved and 10 ignored in each of the 3 projects: 60 unresolved
     assert figures["results"]["issues, sort=freq"]["results"] == 60
+
+
+def test_transform_bench_times_warm_and_cold():
+    figures = run_bench(str(BENCH / "transform.py"), "--samples", "5", "--cold-runs", "1")
+    python = figures["results"]["python"]
+    assert 0 < python["p50_ms"] <= python["p99_ms"] and python["cold_start_ms"] > 0
+    assert set(figures["results"]) == {"python", "javascript"}
+
+
+def test_tenant_bench_pairs_creates_with_deletes():
+    figures = run_bench(str(BENCH / "tenants.py"), "--pairs", "20", "--live", "3", "--preload", "30")
+    assert figures["pairs"] == 20 and figures["tenants_left"] == 3
+    assert figures["daemon_cpu_us_per_pair"] >= 0 and figures["create"]["p50_ms"] > 0

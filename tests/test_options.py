@@ -74,7 +74,13 @@ def test_environment_defaults(monkeypatch):
         ("--ingest-auth", "maybe"),
         ("--max-body", "-1"),
         ("--drain-timeout", "soon"),
+        ("--journal-size", "-1"),
+        ("--journal-size", "many"),
         ("--token", "has space"),
+        ("--clock", "fast"),
+        ("--transform-timeout", "0"),
+        ("--transform-timeout", "soon"),
+        ("--transform-node-modules", "/nonexistent/node_modules"),
     ],
 )
 def test_bad_values_are_usage_errors(args):
@@ -106,13 +112,49 @@ def test_make_service_only_wires():
     assert service.store.projects[1].slug == "web"
 
 
+def test_journal_size_bounds_the_journal():
+    assert parse()["journal-size"] == 1000
+    service = makeService(parse("--port", "tcp:0:interface=127.0.0.1", "--journal-size", "2"),
+                          reactor=MemoryReactorClock())
+    assert service.config.journal_size == 2 and service.store.journal.entries.maxlen == 2
+    service.store.reset()
+    assert service.store.journal.entries.maxlen == 2  # a reset keeps the size
+
+
+def test_clock_option_makes_the_domain_clock():
+    reactor = MemoryReactorClock()
+    reactor.advance(1_700_000_000)
+    real = makeService(parse("--port", "tcp:0:interface=127.0.0.1"), reactor=reactor)
+    manual = makeService(parse("--port", "tcp:0:interface=127.0.0.1", "--clock", "manual"), reactor=reactor)
+    assert (real.clock.manual, manual.clock.manual) == (False, True)
+    reactor.advance(60)
+    assert (real.store.now(), manual.store.now()) == (1_700_000_060, 1_700_000_000)  # manual stands still
+
+
+def test_transform_options(tmp_path):
+    defaults = parse()
+    assert (defaults["transform"], defaults["transform-timeout"], defaults["transform-node-modules"]) == (0, 30.0, None)
+    prefix = tmp_path / "prefix"
+    (prefix / "node_modules" / "@sentry" / "node").mkdir(parents=True)
+    (prefix / "node_modules" / "@sentry" / "node" / "package.json").write_text('{"version": "11.12.0"}')
+    options = parse("--transform", "--transform-timeout", "2.5", "--transform-node-modules", str(prefix))
+    assert (options["transform"], options["transform-timeout"]) == (1, 2.5)
+    assert options["transform-node-modules"] == str(prefix / "node_modules")  # an npm --prefix is taken too
+    service = makeService(options, reactor=MemoryReactorClock())
+    assert (service.config.transform, service.config.transform_timeout) == (True, 2.5)
+    assert makeService(parse(), reactor=MemoryReactorClock()).transform is None
+    with pytest.raises(usage.UsageError, match="npm install --prefix"):
+        parse("--transform-node-modules", str(tmp_path))
+
+
 def test_twistd_help_lists_and_documents_the_plugin():
     listing = subprocess.run([TWISTD, "--help"], capture_output=True, text=True, timeout=60)
     assert "sentryfake" in listing.stdout
     help_text = subprocess.run([TWISTD, "-n", "sentryfake", "--help"], capture_output=True, text=True, timeout=60)
     assert help_text.returncode == 0
     for option in ("--port", "--token", "--org", "--project", "--project-id", "--dsn-key", "--ingest-auth",
-                   "--max-body", "--drain-timeout", "--log-requests"):
+                   "--max-body", "--drain-timeout", "--journal-size", "--log-requests", "--clock", "--transform",
+                   "--transform-timeout", "--transform-node-modules"):
         assert option in help_text.stdout, option
     for port in ("nonsense", "nosuchendpoint:x=y"):
         bad = subprocess.run([TWISTD, "-n", "sentryfake", "--port", port], capture_output=True, text=True,

@@ -229,6 +229,16 @@ def test_exec_start_runs_twistd_in_the_foreground(name: str, port: str) -> None:
 
 
 @pytest.mark.parametrize("name", SERVICE_UNITS)
+def test_a_shared_host_guards_the_control_api(name: str) -> None:
+    """On a shared host nobody resets anybody else: the control API needs tokens; the admin token
+    comes from the environment file, never the command line (ps shows it to every user)."""
+    argv = exec_start(load_unit(name))
+    plugin_options = argv[argv.index("sentryfake") + 1:]
+    assert plugin_options[plugin_options.index("--control-auth") + 1] == "token"
+    assert not any(a.startswith("--admin-token") for a in plugin_options), plugin_options
+
+
+@pytest.mark.parametrize("name", SERVICE_UNITS)
 def test_stop_timeout_exceeds_the_drain_window(name: str) -> None:
     unit = load_unit(name)
     plugin_options = exec_start(unit)

@@ -69,6 +69,39 @@ def _moved_url(uri: bytes, org: str, old: str, new: str) -> str | None:
     return path + sep + query
 
 
+def issue_view(store: Store, base_url: str, user: User) -> IssueView:
+    """How ``user`` sees issues from ``base_url`` (the web API's, and the control API's issue list)."""
+    return IssueView(
+        base_url=base_url,
+        user=user,
+        now=store.now(),
+        user_for=lambda uid: store.user if uid == store.user.id else None,
+        team_for=lambda tid: next((t for t in store.teams.values() if t.id == tid), None),
+        release_for=lambda issue, version: store.release(issue.project.organization, version),
+    )
+
+
+def search_context(store: Store, org: Organization, projects: list[Project], user: User) -> SearchContext:
+    """What an issue search by ``user`` in ``org`` over ``projects`` needs (web and control API)."""
+    teams = [t for t in store.teams.values() if t.organization is org]
+    project_ids = {p.id for p in projects}
+
+    def latest(selected: list[Project]) -> list[str]:
+        release = store.latest_release({p.id for p in selected} or project_ids)
+        return [release.version] if release is not None else [""]
+
+    def user_by_name(name: str) -> User | None:
+        found = store.user
+        return found if name in (found.email, found.username, str(found.id)) else None
+
+    return SearchContext(
+        organization=org, projects=projects, user=user, now=store.now(),
+        user_teams=teams, team_by_slug=lambda slug: next((t for t in teams if t.slug.lower() == slug), None),
+        user_by_name=user_by_name, latest_releases=latest,
+        issue_by_short_id=lambda text: store.issues.by_short_id(org, text),
+    )
+
+
 class ApiContext:
     """The store and the request's base URL, and the lookups routes share (each checks the token)."""
 
@@ -154,35 +187,10 @@ class ApiContext:
         return found
 
     def issue_view(self, request: Request) -> IssueView:
-        store = self.store
-        return IssueView(
-            base_url=self.base_url(request),
-            user=self.user(request),
-            now=store.now(),
-            user_for=lambda uid: store.user if uid == store.user.id else None,
-            team_for=lambda tid: next((t for t in store.teams.values() if t.id == tid), None),
-            release_for=lambda issue, version: store.release(issue.project.organization, version),
-        )
+        return issue_view(self.store, self.base_url(request), self.user(request))
 
     def search_context(self, request: Request, org: Organization, projects: list[Project]) -> SearchContext:
-        store = self.store
-        teams = [t for t in store.teams.values() if t.organization is org]
-        project_ids = {p.id for p in projects}
-
-        def latest(selected: list[Project]) -> list[str]:
-            release = store.latest_release({p.id for p in selected} or project_ids)
-            return [release.version] if release is not None else [""]
-
-        def user_by_name(name: str) -> User | None:
-            user = store.user
-            return user if name in (user.email, user.username, str(user.id)) else None
-
-        return SearchContext(
-            organization=org, projects=projects, user=self.user(request), now=store.now(),
-            user_teams=teams, team_by_slug=lambda slug: next((t for t in teams if t.slug.lower() == slug), None),
-            user_by_name=user_by_name, latest_releases=latest,
-            issue_by_short_id=lambda text: store.issues.by_short_id(org, text),
-        )
+        return search_context(self.store, org, projects, self.user(request))
 
     def actor(self, org: Organization, text: str) -> Any:
         """``user:1``, ``team:2``, a user's id, username or email → an actor; ``LookupError`` otherwise."""

@@ -10,8 +10,8 @@ from sentry_daemon.store.store import Store
 from sentry_daemon.store.tokens import ORG_TOKEN_PREFIX
 
 
-def require_token(store: Store, request: Request) -> Token:
-    """The bearer token of a web-API request, or DRF's 401 (what Sentry answers, word for word)."""
+def bearer_value(request: Request) -> str:
+    """The value of ``Authorization: Bearer …``, or DRF's 401 for a missing or malformed header."""
     header = request.getHeader(b"authorization")
     if not header:
         raise ApiError(
@@ -25,6 +25,12 @@ def require_token(store: Store, request: Request) -> Token:
     value = value.strip()
     if " " in value:
         raise ApiError(401, "Invalid token header. Token string should not contain spaces.")
+    return value
+
+
+def require_token(store: Store, request: Request) -> Token:
+    """The bearer token of a web-API request, or DRF's 401 (what Sentry answers, word for word)."""
+    value = bearer_value(request)
     token = store.token(value)
     if token is None:
         # Sentry reads an ``sntrys_`` value as an org auth token (``OrgAuthTokenAuthentication``)

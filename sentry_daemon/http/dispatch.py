@@ -8,7 +8,7 @@ serializes: ``ingest`` (what SDKs send), ``api`` (``/api/0/``, the web API) and 
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import unquote_to_bytes
 
 from twisted.logger import Logger
@@ -24,6 +24,8 @@ _INGEST_PATH = re.compile(rb"(?:^|/)api/[^/]+/")
 
 
 DirectHandler = Callable[[Request, str], bytes]
+# runs a request's handling (``proceed``) or answers instead (``ingest.faults.FaultGate.guard``)
+Guard = Callable[[Request, Callable[[], "bytes | int"]], "bytes | int"]
 
 
 def render_direct(request: Request, handler: DirectHandler, argument: str) -> bytes:
@@ -53,12 +55,19 @@ class Root(Resource):
         ingest: Resource,
         control: Resource,
         direct: list[tuple[re.Pattern[bytes], bytes, DirectHandler]] | None = None,
+        mounts: Sequence[tuple[bytes, Resource]] = (),
+        guard: Guard | None = None,
     ) -> None:
+        """``mounts``: (path prefix, resource) for the front doors that are not Sentry's own
+        (``/v1/ingest``), matched before the ingest routes; ``guard``: what every web-API and
+        ingest request goes through first (injected faults)."""
         super().__init__()
         self._api = api
         self._ingest = ingest
         self._control = control
         self._direct = direct or []
+        self._mounts = tuple(mounts)
+        self._guard: Guard = guard or (lambda request, proceed: proceed())
 
     def render(self, request: Request) -> bytes | int:
         path = request.path
@@ -68,11 +77,17 @@ class Root(Resource):
             except UnicodeDecodeError:
                 return json_response(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
         if path == b"/api/0" or path.startswith(b"/api/0/"):
-            return self._api.render(request)
+            return self._guard(request, lambda: self._api.render(request))
+        for prefix, resource in self._mounts:
+            if path.startswith(prefix):
+                return resource.render(request)
         if _INGEST_PATH.search(path):
-            for pattern, method, handler in self._direct:
-                match = pattern.match(path)
-                if match and request.method == method:
-                    return render_direct(request, handler, match.group(1).decode())
-            return self._ingest.render(request)
+            return self._guard(request, lambda: self._render_ingest(request, path))
         return self._control.render(request)
+
+    def _render_ingest(self, request: Request, path: bytes) -> bytes | int:
+        for pattern, method, handler in self._direct:
+            match = pattern.match(path)
+            if match and request.method == method:
+                return render_direct(request, handler, match.group(1).decode())
+        return self._ingest.render(request)

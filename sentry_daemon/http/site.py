@@ -104,12 +104,13 @@ class LimitedRequest(Request):
             self.channel.persistent = False
             self.setHeader(b"Connection", b"close")
         if self._too_large:
-            finish_json(
-                self,
-                413,
-                {"detail": f"request body exceeds the size limit of {self._limit()} bytes"},
-                {"Connection": "close"},
-            )
+            answer = getattr(self.site, "too_large_answer", None)
+            body = answer(self.uri) if answer else None
+            body = body or {"detail": f"request body exceeds the size limit of {self._limit()} bytes"}
+            observer = getattr(self.site, "on_too_large", None)
+            if observer is not None:
+                observer(self, body)
+            finish_json(self, 413, body, {"Connection": "close"})
             return
         super().process()
 
@@ -156,24 +157,47 @@ class SentrySite(Site):
         reactor: Any = None,
         log_requests: bool = False,
         larger_bodies: Sequence[tuple[re.Pattern[bytes], int]] = (),
+        capped_bodies: Sequence[tuple[re.Pattern[bytes], int, dict[str, Any]]] = (),
+        on_too_large: Callable[[Request, dict[str, Any]], None] | None = None,
     ) -> None:
-        """``larger_bodies``: (path pattern, limit) for routes whose bodies may exceed ``max_body``."""
+        """``larger_bodies``: (path pattern, limit) for routes whose bodies may exceed ``max_body``;
+        ``capped_bodies``: (path pattern, limit, 413 body) for routes of an API with a smaller cap
+        and its own error shape (never more than ``max_body`` either); ``on_too_large``: told of
+        each such 413 and its body (the near-miss journal)."""
         # Form bodies are never parsed eagerly: ingest reads raw bytes and parses multipart itself
         # (Twisted would answer a malformed one with a bare 400 and a disconnect).
         super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor, parsePOSTFormSubmission=False)
         self.max_body = max_body
         self.larger_bodies = tuple(larger_bodies)
+        self.capped_bodies = tuple(capped_bodies)
+        self.on_too_large = on_too_large
         self.tracker = tracker
         self._log_requests = log_requests
 
     def body_limit(self, target: bytes | None) -> int:
         """The largest body a request for ``target`` may send (0: no limit)."""
+        capped = self._capped(target)
+        if capped is not None:
+            return min(capped[1], self.max_body) if self.max_body else capped[1]
         if self.max_body and target:
             path = target.split(b"?", 1)[0]
             for pattern, limit in self.larger_bodies:
                 if limit > self.max_body and pattern.match(path):
                     return limit
         return self.max_body
+
+    def _capped(self, target: bytes | None) -> tuple[re.Pattern[bytes], int, dict[str, Any]] | None:
+        if target and self.capped_bodies:
+            path = target.split(b"?", 1)[0]
+            for rule in self.capped_bodies:
+                if rule[0].match(path):
+                    return rule
+        return None
+
+    def too_large_answer(self, target: bytes | None) -> dict[str, Any] | None:
+        """The 413 body for ``target`` when its API has its own (None: Sentry's ``{"detail": ...}``)."""
+        capped = self._capped(target)
+        return capped[2] if capped is not None else None
 
     def log(self, request: Request) -> None:  # type: ignore[override]
         if self._log_requests:

@@ -89,6 +89,15 @@ def request_ingest_auth(request: Request, path_key: str | None = None) -> Ingest
     return found[0] if found else None
 
 
+class IngestRejected(ApiError):
+    """Relay's one answer for a key it refuses (``403 ... with_reason: ProjectId``); ``why`` says
+    which rule refused it, for the near-miss journal (clients never see it)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(403, "event submission rejected with_reason: ProjectId")
+        self.why = why
+
+
 @dataclass(frozen=True)
 class Dsn:
     public_key: str
@@ -117,7 +126,14 @@ def authorize_ingest(store: Store, mode: IngestMode, project_id: int, auth: Inge
         return store.ingest_project(project_id, auth.public_key if auth else None)
     if auth is None:
         raise ApiError(401, "missing authorization information")
-    key = store.keys.get(auth.public_key.split(".", 1)[0])
-    if key is None or not key.is_active or key.project.id != project_id:
-        raise ApiError(403, "event submission rejected with_reason: ProjectId")
+    public_key = auth.public_key.split(".", 1)[0]
+    key = store.keys.get(public_key)
+    if project_id not in store.projects:
+        raise IngestRejected(f"unknown project {project_id}")
+    if key is None:
+        raise IngestRejected(f"unknown key {public_key}")
+    if not key.is_active:
+        raise IngestRejected(f"disabled key {public_key}")
+    if key.project.id != project_id:
+        raise IngestRejected(f"key {public_key} of another project ({key.project.id})")
     return key.project

@@ -8,6 +8,7 @@ still answered 200. Nothing a client sent is thrown away: the raw envelope is al
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,23 @@ def _json_payload(item: Item) -> tuple[Any, str | None]:
         return None, f"invalid JSON: {exc}"
 
 
+def accept_envelope(store: Store, project: Project, envelope: Envelope, raw: bytes, context: Context,
+                    **request: Any) -> tuple[EnvelopeRecord, str | None]:
+    """Keep an accepted envelope whole (``request``: the ``EnvelopeRecord`` fields that describe the
+    request) and store its items; the record, and the event id they were filed under.
+
+    Relay gives an envelope that carries an event but no ``event_id`` a fresh one; the envelope's
+    own headers are stored exactly as sent.
+    """
+    record = store.add_envelope(project, headers=envelope.headers,
+                                item_headers=[item.headers for item in envelope.items], raw=raw, **request)
+    event_id = envelope.event_id
+    if event_id is None and any(item.requires_event for item in envelope.items):
+        event_id = uuid.uuid4().hex
+    process_envelope(store, project, envelope, record, context, event_id)
+    return record, event_id
+
+
 def process_envelope(store: Store, project: Project, envelope: Envelope, record: EnvelopeRecord,
                      context: Context, event_id: str | None) -> None:
     """Store every item of an accepted envelope, filed under ``event_id``."""
@@ -84,30 +102,39 @@ _UNCOUNTED_ITEMS = {"client_report", "session", "sessions"}
 
 
 def reject_envelope(store: Store, project: Project, envelope: Envelope, reason: str) -> None:
-    """An envelope Relay refuses whole (over a size limit) is counted as its ``EnvelopeSummary``
-    counts it, every quantity an ``invalid`` outcome with ``reason``: its event once, attachments
-    in bytes, containers by their ``item_count``, other items one each."""
+    """An envelope Relay refuses whole (over a size limit): all of it ``invalid`` with ``reason``."""
+    count_lost(store, project, envelope.items, "invalid", reason)
+
+
+def item_quantity(item: Item) -> int:
+    """How much of its data category an item is, as Relay's ``EnvelopeSummary`` counts it:
+    attachments in bytes, containers by their ``item_count``, anything else one."""
+    if item.type == "attachment":
+        return len(item.payload)
+    count = item.headers.get("item_count")
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+
+
+def count_lost(store: Store, project: Project, items: list[Item], outcome: str,
+               reason: str | None) -> dict[str, int]:
+    """Items Relay drops are counted as its ``EnvelopeSummary`` counts them, every quantity an
+    ``outcome`` with ``reason``: the event once, the rest by ``item_quantity`` (sessions and client
+    reports not at all). Returns the quantities counted, by category."""
     quantities: dict[str, int] = {}
     event_category = None
-    for item in envelope.items:
+    for item in items:
         category = CATEGORIES.get(item.type)
         if category is None or item.type in _UNCOUNTED_ITEMS:
             continue
         if item.type in EVENT_ITEMS:
             event_category = category
             continue
-        count = item.headers.get("item_count")
-        if item.type == "attachment":
-            quantity = len(item.payload)
-        elif isinstance(count, int) and not isinstance(count, bool) and count > 0:
-            quantity = count
-        else:
-            quantity = 1
-        quantities[category] = quantities.get(category, 0) + quantity
+        quantities[category] = quantities.get(category, 0) + item_quantity(item)
     if event_category is not None:
-        store.add_outcome(project, event_category, "invalid", 1, reason)
+        quantities = {event_category: 1, **quantities}
     for category, quantity in quantities.items():
-        store.add_outcome(project, category, "invalid", quantity, reason)
+        store.add_outcome(project, category, outcome, quantity, reason)
+    return quantities
 
 
 def _process_item(store: Store, project: Project, envelope: Envelope, item: Item,
@@ -142,12 +169,15 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
         else:
             if item_type == "span":
                 store.add_spans(project, entries)
+            elif item_type == "log":
+                store.add_logs(project, entries)
             store.add_item(record, item_type, item.headers, payload, len(item.payload))
             store.add_outcome(project, category, "accepted", len(entries))
             return
     row = store.add_item(record, item_type, item.headers, payload, len(item.payload), error)
     if error is not None:
         store.add_outcome(project, category, "invalid", 1, "invalid_json")
+        store.journal.item_kept_with_error(record, item_type, error)
         return
     assert isinstance(payload, dict)
     if item_type in EVENT_ITEMS:
@@ -173,6 +203,7 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
     elif item_type == "sessions":
         store.record_session_aggregates(project, payload)
     elif item_type == "client_report":
+        store.add_client_report(project, payload)
         _record_client_report(store, project, payload, context.received)
         return
     store.add_outcome(project, category, "accepted", 1)

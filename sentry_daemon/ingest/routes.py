@@ -24,6 +24,8 @@ from sentry_daemon.ingest.auth import (
     request_ingest_auth,
 )
 from sentry_daemon.ingest.encoding import decode_body, decode_store_body
+from sentry_daemon.ingest.faults import limit_envelope
+from sentry_daemon.ingest.journal import journaled
 from sentry_daemon.ingest.envelope import (
     Envelope,
     Item,
@@ -32,7 +34,7 @@ from sentry_daemon.ingest.envelope import (
 )
 from sentry_daemon.ingest.limits import Overflow, check_envelope_limits
 from sentry_daemon.ingest.multipart import parse_multipart
-from sentry_daemon.ingest.process import Context, process_envelope, reject_envelope
+from sentry_daemon.ingest.process import Context, accept_envelope, reject_envelope
 from sentry_daemon.store.store import Store
 
 ALLOW_HEADERS = (
@@ -54,9 +56,11 @@ def _routes(*suffixes: str) -> list[str]:
 
 
 def route(app: Klein, suffixes: tuple[str, ...], methods: list[str]) -> Callable:
-    """Register one handler under every prefixed and unprefixed form of its paths."""
+    """Register one handler under every prefixed and unprefixed form of its paths (the refusals
+    it raises are journaled)."""
 
     def decorate(f: Callable) -> Callable:
+        f = journaled(f)
         for n, path in enumerate(_routes(*suffixes)):
             f = app.route(path, methods=methods, strict_slashes=False, endpoint=f"{f.__name__}_{n}")(f)
         return f
@@ -114,36 +118,28 @@ class IngestRoutes:
 
     def _accept(self, request: Request, endpoint: str, project_id: int, envelope: Envelope,
                 auth: IngestAuth | None, raw: bytes) -> str | None:
-        """Authorize, check limits and store one envelope; return the event id it was filed under.
-
-        Relay gives an envelope that carries an event but no ``event_id`` a fresh one; the
-        envelope's own headers are stored exactly as sent.
-        """
+        """Authorize, check limits and store one envelope; return the event id it was filed under."""
         auth = self._envelope_auth(project_id, envelope, auth)
         project = authorize_ingest(self.store, self.config.ingest_auth, project_id, auth)
+        envelope, refusal = limit_envelope(self.store, request, endpoint, project, envelope)
         try:
             check_envelope_limits(envelope, self.limits)
         except Overflow as exc:  # Relay rejects the whole envelope, counting its items invalid
             reject_envelope(self.store, project, envelope, f"too_large:{exc.discard_type}")
             raise
         client_ip = getattr(request.getClientAddress(), "host", None)
-        record = self.store.add_envelope(
-            project,
+        context = Context(self.store.now(), client_ip, auth.client if auth else None)
+        _, event_id = accept_envelope(
+            self.store, project, envelope, raw, context,
             endpoint=endpoint,
             client=(auth.client if auth else None) or _header(request, b"user-agent"),
             auth_source=auth.source if auth else None,
             remote_addr=client_ip,
             content_type=_header(request, b"content-type"),
             content_encoding=_header(request, b"content-encoding"),
-            headers=envelope.headers,
-            item_headers=[item.headers for item in envelope.items],
-            raw=raw,
         )
-        event_id = envelope.event_id
-        if event_id is None and any(item.requires_event for item in envelope.items):
-            event_id = uuid.uuid4().hex
-        context = Context(self.store.now(), client_ip, auth.client if auth else None)
-        process_envelope(self.store, project, envelope, record, context, event_id)
+        if refusal is not None:  # the store endpoint answers any rate limit 429, the rest kept
+            raise refusal
         return event_id
 
     @staticmethod

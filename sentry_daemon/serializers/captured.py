@@ -1,10 +1,12 @@
-"""What the control API shows of what clients sent: events, envelopes, items, attachments."""
+"""What the control API shows of what clients sent: events, envelopes, items, attachments,
+check-ins, outcomes and release health."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sentry_daemon.store.records import Attachment, EnvelopeRecord, Event, ItemRecord
+from sentry_daemon.serializers.monitors import check_in
+from sentry_daemon.store.records import Attachment, CheckIn, EnvelopeRecord, Event, ItemRecord
 from sentry_daemon.timestamps import isoformat
 
 
@@ -35,6 +37,7 @@ def captured_envelope(e: EnvelopeRecord) -> dict[str, Any]:
         "size": len(e.raw),
         "headers": e.headers,
         "items": e.item_headers,
+        "batch": e.batch,
     }
 
 
@@ -67,3 +70,18 @@ def captured_attachment(a: Attachment) -> dict[str, Any]:
         "size": len(a.data),
         "dateCreated": isoformat(a.date_created),
     }
+
+
+def captured_check_in(c: CheckIn) -> dict[str, Any]:
+    """A check-in as the web API shows it, with its monitor's slug and project id."""
+    return {"monitor": c.monitor.slug, "project": c.monitor.project.id, **check_in(c)}
+
+
+def captured_outcome(key: tuple[int, str, str, str | None], quantity: int) -> dict[str, Any]:
+    project, category, outcome, reason = key
+    return {"project": project, "category": category, "outcome": outcome, "reason": reason, "quantity": quantity}
+
+
+def captured_release_health(row: tuple[tuple[int, str, str], dict[str, int]]) -> dict[str, Any]:
+    (project, release, environment), counts = row
+    return {"project": project, "release": release, "environment": environment, **counts}

@@ -1,123 +1,49 @@
-"""When a cron monitor expects its next check-in: crontab and interval schedules, as Sentry
-computes them (``sentry.monitors.schedule.get_next_schedule``, CronSim and dateutil's rrule).
+"""When a cron monitor expects its check-ins: crontab and interval schedules, as Sentry computes
+them (``sentry.monitors.schedule.get_next_schedule`` / ``get_prev_schedule``).
 
-A crontab has five fields (minute, hour, day of month, month, day of week) of numbers, names
-(``jan``, ``mon``), ``*``, ranges, steps and lists; day-of-month and day-of-week match either one
-when both are restricted (neither starts with ``*``), as in Vixie cron and CronSim. Times are
-wall-clock times in the monitor's timezone, and the answer is clamped to the minute. CronSim's
-``L``, ``W`` and ``#`` forms are not supported: such a schedule is "invalid" here.
+Crontabs are evaluated by CronSim, the library Sentry uses (Debian cron's semantics: names,
+ranges, steps, lists, ``L``, ``W`` and ``#``; day-of-month and day-of-week match either one when
+neither starts with ``*``; its handling of DST transitions). Intervals follow dateutil's rrule,
+which Sentry uses for them: wall-clock steps from the reference time, a monthly or yearly step
+skipping months without that day. Times are taken in the monitor's timezone and the answers are
+clamped to the minute.
 """
 
 from __future__ import annotations
 
 import calendar
 import functools
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-_MONTHS = {name.lower(): n for n, name in enumerate(calendar.month_abbr) if name}
-_DAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
-# (low, high, names) of each field
-_FIELDS = ((0, 59, {}), (0, 23, {}), (1, 31, {}), (1, 12, _MONTHS), (0, 7, _DAYS))
+from cronsim import CronSim, CronSimError
+
 INTERVAL_UNITS = ("year", "month", "week", "day", "hour", "minute")
-_SEARCH_DAYS = 366 * 5  # a schedule that matches no day in five years matches none (``0 0 30 2 *``)
 
 
 class InvalidSchedule(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Crontab:
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 is Sunday
-    days_restricted: bool
-    weekdays_restricted: bool
-
-    def day_matches(self, day: datetime) -> bool:
-        in_month = day.day in self.days
-        in_week = (day.isoweekday() % 7) in self.weekdays
-        if self.days_restricted and self.weekdays_restricted:
-            return in_month or in_week
-        return in_month and in_week
+def _crontab(text: str, moment: datetime, reverse: bool = False) -> datetime:
+    """The first minute the crontab matches after (or, ``reverse``, before) ``moment``."""
+    try:
+        return next(CronSim(text, moment, reverse=reverse)).replace(second=0, microsecond=0)
+    except CronSimError as exc:
+        raise InvalidSchedule(f"{text}: {exc}") from None
+    except StopIteration:  # CronSim looks 50 years ahead (``0 0 31 2 mon`` finds Mondays)
+        raise InvalidSchedule(f"{text}: the schedule never fires") from None
 
 
-def _value(text: str, low: int, high: int, names: dict[str, int]) -> int:
-    number = names.get(text.lower()) if names else None
-    if number is None:
-        if not text.isdigit():
-            raise InvalidSchedule(text)
-        number = int(text)
-    if not low <= number <= high:
+def parse_crontab(text: str) -> str:
+    """A five-field crontab Sentry's validator takes (it walks it forwards and backwards once);
+    ``InvalidSchedule`` otherwise."""
+    if len(text.split()) != 5:
         raise InvalidSchedule(text)
-    return number
-
-
-def _field(text: str, low: int, high: int, names: dict[str, int]) -> frozenset[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        spec, _, step_text = part.partition("/")
-        step = 1
-        if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise InvalidSchedule(part)
-            step = int(step_text)
-        if spec == "*":
-            start, end = low, high
-        elif "-" in spec:
-            first, _, last = spec.partition("-")
-            start, end = _value(first, low, high, names), _value(last, low, high, names)
-            if start > end:
-                raise InvalidSchedule(part)
-        else:
-            start = _value(spec, low, high, names)
-            end = high if step_text else start
-        values.update(range(start, end + 1, step))
-    return frozenset(values)
-
-
-def parse_crontab(text: str) -> Crontab:
-    """A five-field crontab; ``InvalidSchedule`` when it is not one (or matches no date)."""
-    parts = text.split()
-    if len(parts) != 5:
-        raise InvalidSchedule(text)
-    minutes, hours, days, months, weekdays = (
-        _field(part, low, high, names) for part, (low, high, names) in zip(parts, _FIELDS))
-    weekdays = frozenset(d % 7 for d in weekdays)
-    crontab = Crontab(minutes, hours, days, months, weekdays, not parts[2].startswith("*"),
-                      not parts[4].startswith("*"))
-    _next_crontab(crontab, datetime(2000, 1, 1))  # fails for a schedule that never fires
-    return crontab
-
-
-def _next_crontab(crontab: Crontab, after: datetime) -> datetime:
-    """The first wall-clock minute after ``after`` (naive) that the crontab matches."""
-    day = datetime(after.year, after.month, after.day)
-    start = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    for _ in range(_SEARCH_DAYS):
-        if day.month in crontab.months and crontab.day_matches(day):
-            for hour in sorted(crontab.hours):
-                for minute in sorted(crontab.minutes):
-                    candidate = day.replace(hour=hour, minute=minute)
-                    if candidate >= start:
-                        return candidate
-        day += timedelta(days=1)
-    raise InvalidSchedule("the schedule never fires")
-
-
-def _add_months(moment: datetime, months: int, step: int) -> datetime:
-    """rrule's MONTHLY/YEARLY: the same day of a later month, skipping months without that day."""
-    total = moment.year * 12 + moment.month - 1
-    while True:
-        total += months
-        year, month = divmod(total, 12)
-        if moment.day <= calendar.monthrange(year, month + 1)[1]:
-            return moment.replace(year=year, month=month + 1)
-        months = step
+    now = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    _crontab(text, now)
+    _crontab(text, now, reverse=True)
+    return text
 
 
 def zone(name: str | None) -> tzinfo:
@@ -139,18 +65,66 @@ def known_timezone(name: str) -> bool:
     return name in _timezones()
 
 
+def _months_later(moment: datetime, months: int) -> datetime | None:
+    """The same wall-clock time ``months`` later, or None when that month lacks the day."""
+    year, month = divmod(moment.year * 12 + moment.month - 1 + months, 12)
+    if moment.day > calendar.monthrange(year, month + 1)[1]:
+        return None
+    return moment.replace(year=year, month=month + 1)
+
+
+def _interval_after(start: datetime, count: int, unit: str, after: datetime) -> datetime:
+    """rrule(freq=unit, interval=count, dtstart=start).after(after): the first occurrence > after."""
+    if unit in ("year", "month"):
+        step = count * (12 if unit == "year" else 1)
+        months = step
+        while True:
+            moment = _months_later(start, months)
+            if moment is not None and moment > after:
+                return moment
+            months += step
+    width = timedelta(**{f"{unit}s": count})
+    wall = after.replace(tzinfo=None) - start.replace(tzinfo=None)
+    return start + width * (wall // width + 1)
+
+
+def _interval_before(start: datetime, count: int, unit: str, before: datetime) -> datetime:
+    """rrule(..., dtstart=start, until=before).before(before): the last occurrence < before
+    (``start`` itself when none is later)."""
+    if unit in ("year", "month"):
+        step, months, last = count * (12 if unit == "year" else 1), 0, start
+        while True:
+            months += step
+            moment = _months_later(start, months)
+            if moment is None:
+                continue
+            if moment >= before:
+                return last
+            last = moment
+    width = timedelta(**{f"{unit}s": count})
+    wall = before.replace(tzinfo=None) - start.replace(tzinfo=None)
+    steps = -(-wall // width) - 1
+    return start + width * max(steps, 0)
+
+
 def next_fire(schedule_type: str, schedule: str | list, after: float, tz_name: str | None) -> float:
-    """Unix seconds of the schedule's next time after ``after`` in the timezone ``tz_name``."""
-    tz = zone(tz_name)
-    local = datetime.fromtimestamp(after, tz)
+    """Unix seconds of the schedule's next time after ``after``, in the timezone ``tz_name``."""
+    local = datetime.fromtimestamp(after, zone(tz_name))
     if schedule_type == "crontab":
         assert isinstance(schedule, str)
-        naive = _next_crontab(parse_crontab(schedule), local.replace(tzinfo=None))
-        return naive.replace(tzinfo=tz).timestamp()
+        return _crontab(schedule, local).timestamp()
     count, unit = schedule
-    if unit in ("year", "month"):
-        months = count * (12 if unit == "year" else 1)
-        moment = _add_months(local, months, months)
-    else:
-        moment = local + timedelta(**{f"{unit}s": count})
-    return moment.replace(second=0, microsecond=0).timestamp()
+    return _interval_after(local, count, unit, local).replace(second=0, microsecond=0).timestamp()
+
+
+def prev_fire(schedule_type: str, schedule: str | list, start: float, before: float, tz_name: str | None) -> float:
+    """Unix seconds of the schedule's last time before ``before``; an interval counts from
+    ``start`` (Sentry's ``get_prev_schedule``: the reference its clock tasks compute from)."""
+    tz = zone(tz_name)
+    until = datetime.fromtimestamp(before, tz)
+    if schedule_type == "crontab":
+        assert isinstance(schedule, str)
+        return _crontab(schedule, until, reverse=True).timestamp()
+    count, unit = schedule
+    first = datetime.fromtimestamp(start, tz)
+    return _interval_before(first, count, unit, until).replace(second=0, microsecond=0).timestamp()

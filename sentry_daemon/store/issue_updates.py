@@ -203,6 +203,9 @@ def apply(store: Store, issues: list[Issue], changes: IssueChanges, user: User, 
             body["merge"] = {"parent": str(parent.id), "children": [str(c.id) for c in children]}
         else:
             body["merge"] = changes.merge
+    for issue in issues:
+        if issue.id in store.issues.by_id:  # a merged child is gone
+            store.record_log.append("issue", issue)
     return body
 
 

@@ -196,6 +196,12 @@ class IssueStore:
                 settle(issue, now, log)
         return found
 
+    def of_project(self, project: Project) -> list[Issue]:
+        """A project's issues, found through its events (every issue has one), unsettled."""
+        by_id = self.by_id
+        ids = dict.fromkeys(e.group_id for e in self._store.project_events(project))
+        return [by_id[i] for i in ids if i in by_id]
+
     def stats(self, issue: Issue, buckets: int, width: int) -> list[list[int]]:
         """``[[bucket_start, count], ...]`` over the last ``buckets`` periods of ``width`` seconds."""
         end = (int(self._store.now()) // width + 1) * width
@@ -254,13 +260,13 @@ class IssueStore:
 
     def delete(self, issues: list[Issue]) -> None:
         """Delete issues and their events (the ids answer 404 afterwards)."""
-        gone: set[str] = set()
+        gone: list[Event] = []
         for issue in issues:
             for hash_ in issue.hashes:
                 self._by_hash.pop((issue.project.id, hash_), None)
             self._by_short_id.pop((issue.project.id, issue.short_id), None)
             self._forget(issue)
-            gone.update(e.event_id for e in issue.events)
+            gone.extend(issue.events)
         for issue_id, target in list(self._redirects.items()):
             if target not in self.by_id:
                 del self._redirects[issue_id]

@@ -8,14 +8,28 @@ arrives after its close is ignored (SDKs that send both at once). A check-in Sen
 would refuse (a bad id, status, duration, environment or config; one that reopens a closed
 check-in) is dropped, as Sentry drops it with a processing error.
 
+Sentry's clock tasks run here too (``sentry.monitors.clock_tasks.check_missed`` /
+``check_timeout``), on the store's clock: ``tick`` runs them for every whole minute up to now,
+in order, as Sentry's clock ticks (and backfills the ticks it skipped). An environment whose
+``nextCheckInLatest`` (the next expected time plus ``checkin_margin``) has passed gets a ``missed``
+check-in dated at its expected time, and an ``in_progress`` check-in still open ``max_runtime``
+minutes (default 30) after it began or last beat turns ``timeout``; both count as failures (the
+environment turns ``error`` after ``failure_issue_threshold`` of them), and the next expected
+time is computed from the most recent one the schedule says should have happened. A late close
+of a timed-out check-in sets its duration and leaves it ``timeout``, as in Sentry. The service
+calls ``tick`` every minute of the store's clock and whenever a test moves it; reads and check-ins
+call it first, so nothing is ever stale. A jump of the clock over more than ``CATCH_UP_LIMIT``
+missed slots of one environment records that many and the latest one, skipping those between
+(Sentry would record every slot; the bound keeps a jump of years cheap).
+
 Where the fake is lenient: Sentry refuses a check-in for an unknown slug without a config
 ("monitor not found"); here it creates the monitor without a schedule (``config`` ``None``, no
-``nextCheckIn``), so ``sentry-cli monitors run my-cron -- true`` shows up in the API. Missed and
-timed-out check-ins (Sentry's clock tasks) are not produced.
+``nextCheckIn``, never missed), so ``sentry-cli monitors run my-cron -- true`` shows up in the API.
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 import uuid
@@ -25,7 +39,7 @@ from sentry_daemon.store import cron
 from sentry_daemon.store.records import CheckIn, Monitor, MonitorEnvironment, Organization, Project
 
 STATUSES = ("ok", "error", "in_progress")
-CLOSED = frozenset({"ok", "error"})
+CLOSED = frozenset({"ok", "error"})  # Sentry's USER_TERMINAL_VALUES
 DEFAULT_ENVIRONMENT = "production"
 MAX_ENVIRONMENT_LENGTH = 64
 MAX_MARGIN = 40_320  # minutes (sentry.monitors.constants)
@@ -33,6 +47,8 @@ MAX_TIMEOUT = 40_320
 MAX_THRESHOLD = 720
 MAX_DURATION = 2_147_483_647  # ms, BoundedPositiveIntegerField
 DEFAULT_MARGIN = 1  # minute
+DEFAULT_TIMEOUT = 30  # minutes (sentry.monitors.constants.TIMEOUT)
+CATCH_UP_LIMIT = 1_000
 NONSTANDARD_CRONTABS = {
     "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
     "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@hourly": "0 * * * *",
@@ -154,16 +170,30 @@ def _duration_ms(value: Any) -> int | None:
     return int(value * 1000)
 
 
+def _minute(stamp: float) -> float:
+    return stamp - stamp % 60
+
+
+def _timeout_at(config: dict[str, Any] | None, since: float) -> float:
+    """Sentry's ``get_timeout_at``: the minute the run began (or last beat) plus ``max_runtime``."""
+    runtime = min((config or {}).get("max_runtime") or DEFAULT_TIMEOUT, MAX_TIMEOUT)
+    return _minute(since) + runtime * 60
+
+
 class MonitorStore:
-    """Every monitor, by (project id, slug), and every check-in by its id."""
+    """Every monitor, by (project id, slug), every check-in by its id, and the open ones."""
 
     def __init__(self, now: Callable[[], float], next_id: Callable[[], int]) -> None:
         self._now = now
         self._next_id = next_id
         self._monitors: dict[tuple[int, str], Monitor] = {}
         self._check_ins: dict[str, CheckIn] = {}
+        self._open: dict[str, CheckIn] = {}  # in_progress, by id: what can time out
+        # told of each check-in the clock makes (missed) or changes (timeout): the store's record log
+        self.clock_made: Callable[[CheckIn], None] = lambda check_in: None
 
     def values(self) -> list[Monitor]:
+        self.tick()
         return list(self._monitors.values())
 
     def forget_project(self, project: Project) -> None:
@@ -172,8 +202,10 @@ class MonitorStore:
             del self._monitors[key]
         for check_in_id in [i for i, c in self._check_ins.items() if c.monitor.project is project]:
             del self._check_ins[check_in_id]
+            self._open.pop(check_in_id, None)
 
     def of_organization(self, org: Organization) -> list[Monitor]:
+        self.tick()
         return [m for m in self._monitors.values() if m.project.organization is org]
 
     def find(self, org: Organization, id_or_slug: str, project: Project | None = None) -> Monitor | None:
@@ -190,6 +222,7 @@ class MonitorStore:
     def check_in(self, project: Project, payload: dict[str, Any]) -> CheckIn | None:
         """Process one check-in as Sentry's consumer does; None when Sentry would drop it."""
         now = self._now()
+        self.tick(now)  # Sentry's consumer ticks its clock before it processes the check-in
         slug = monitor_slug(payload.get("monitor_slug"))
         guid = _check_in_id(payload.get("check_in_id"))
         status = payload.get("status")
@@ -220,6 +253,10 @@ class MonitorStore:
                 return None
         else:
             check_in = self._create(monitor, env, str(guid), status, duration, now, payload)
+        if check_in.status == "in_progress":
+            self._open[check_in.id] = check_in
+        else:
+            self._open.pop(check_in.id, None)
         if check_in.status == "error":
             self._mark_failed(monitor, env, check_in, now)
         else:
@@ -251,26 +288,35 @@ class MonitorStore:
         check_in = CheckIn(guid, monitor, env.name, status, duration, date_added, now, now,
                            now if status == "in_progress" else None, env.next_checkin,
                            dict(monitor.config) if monitor.config else None,
-                           trace_id if isinstance(trace_id, str) else None)
-        monitor.check_ins.append(check_in)
-        self._check_ins[guid] = check_in
+                           trace_id if isinstance(trace_id, str) else None,
+                           _timeout_at(monitor.config, date_added) if status == "in_progress" else None)
+        self._keep(check_in)
         return check_in
+
+    def _keep(self, check_in: CheckIn) -> None:
+        check_in.monitor.check_ins.append(check_in)
+        self._check_ins[check_in.id] = check_in
 
     @staticmethod
     def _update(existing: CheckIn, monitor: Monitor, environment: str, status: str,
                 duration: int | None, now: float) -> CheckIn | None:
         if existing.monitor is not monitor or existing.environment != environment:
             return None  # Sentry: guid / environment mismatch
+        late_close = existing.status == "timeout" and status in CLOSED
         if existing.status in CLOSED:
             return None  # an in_progress after the close is ignored; a second close is refused
         if duration is None:
             duration = abs(int((now - existing.date_added) * 1000))
         if duration > MAX_DURATION:
             return None
-        existing.status = status
+        if not late_close:  # a timed-out check-in keeps its status; its duration says it ended
+            existing.status = status
         existing.duration = duration
-        if status == "in_progress":
+        existing.timeout_at = None
+        if status == "in_progress":  # a heartbeat: the run may go on, up to MAX_TIMEOUT in all
             existing.date_updated = now
+            existing.timeout_at = min(_timeout_at(monitor.config, now),
+                                      _minute(existing.date_added) + MAX_TIMEOUT * 60)
         return existing
 
     def _expected(self, monitor: Monitor, after: float) -> tuple[float | None, float | None]:
@@ -281,27 +327,35 @@ class MonitorStore:
         margin = config.get("checkin_margin") or DEFAULT_MARGIN
         return next_checkin, next_checkin + margin * 60
 
-    def _recent(self, monitor: Monitor, env: MonitorEnvironment, count: int) -> list[CheckIn]:
-        ordered = sorted((c for c in monitor.check_ins if c.environment == env.name), key=lambda c: c.date_added)
+    def _recent(self, env: MonitorEnvironment, check_in: CheckIn, count: int) -> list[CheckIn]:
+        """The environment's ``count`` latest check-ins up to ``check_in``, oldest first."""
+        ordered = sorted((c for c in check_in.monitor.check_ins
+                          if c.environment == env.name and c.date_added <= check_in.date_added),
+                         key=lambda c: c.date_added)
         return ordered[-count:]
 
     def _mark_ok(self, monitor: Monitor, env: MonitorEnvironment, check_in: CheckIn, now: float) -> None:
-        env.last_checkin = now
+        env.last_checkin = check_in.date_added
         env.next_checkin, env.next_checkin_latest = self._expected(monitor, now)
         if check_in.status != "ok":
             return
         if env.status == "error":
             threshold = (monitor.config or {}).get("recovery_threshold") or 1
-            if not all(c.status == "ok" for c in self._recent(monitor, env, threshold)):
+            if not all(c.status == "ok" for c in self._recent(env, check_in, threshold)):
                 return
         env.status = "ok"
 
-    def _mark_failed(self, monitor: Monitor, env: MonitorEnvironment, check_in: CheckIn, now: float) -> None:
-        env.last_checkin = check_in.date_added
-        env.next_checkin, env.next_checkin_latest = self._expected(monitor, now)
+    def _mark_failed(self, monitor: Monitor, env: MonitorEnvironment, check_in: CheckIn, failed_at: float) -> None:
+        """Sentry's ``mark_failed``: the next expected time counts from ``failed_at``; a missed
+        check-in leaves ``lastCheckIn`` alone; a check-in older than the latest changes nothing."""
+        last_checkin = env.last_checkin if check_in.status == "missed" else check_in.date_added
+        if env.last_checkin is not None and last_checkin is not None and env.last_checkin > last_checkin:
+            return
+        env.last_checkin = last_checkin
+        env.next_checkin, env.next_checkin_latest = self._expected(monitor, failed_at)
         if env.status in ("ok", "active"):
             threshold = (monitor.config or {}).get("failure_issue_threshold") or 1
-            if any(c.status == "ok" for c in self._recent(monitor, env, threshold)):
+            if any(c.status == "ok" for c in self._recent(env, check_in, threshold)):
                 return
             env.status = "error"
 
@@ -310,3 +364,85 @@ class MonitorStore:
         rows = [c for c in monitor.check_ins if start <= c.date_added <= end
                 and (not environments or c.environment in environments)]
         return sorted(rows, key=lambda c: c.date_added, reverse=True)
+
+    # --- the clock tasks ---------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        """Run Sentry's clock tasks for every minute up to ``now``: missed schedules, then
+        timed-out runs, each at the tick its deadline falls on, earliest first."""
+        now = self._now() if now is None else now
+        due: list[tuple[float, int, int, Any]] = []
+        for monitor in self._monitors.values():
+            if monitor.status == "disabled" or not monitor.config:
+                continue
+            for env in monitor.environments.values():
+                if env.next_checkin_latest is not None and env.next_checkin_latest <= now:
+                    due.append((env.next_checkin_latest, 0, id(env), (monitor, env)))
+        for check_in in self._open.values():
+            if check_in.timeout_at is not None and check_in.timeout_at <= now:
+                due.append((check_in.timeout_at, 1, id(check_in), check_in))
+        if not due:
+            return
+        heapq.heapify(due)
+        misses: dict[int, int] = {}
+        while due:
+            ts, kind, key, item = heapq.heappop(due)
+            if kind == 1:
+                self._time_out(item, ts)
+                env = item.monitor.environments.get(item.environment)
+                if env is None:
+                    continue
+                monitor, key = item.monitor, id(env)
+            else:
+                monitor, env = item
+                if env.next_checkin_latest != ts:
+                    continue  # moved since it was queued
+                misses[key] = misses.get(key, 0) + 1
+                if misses[key] > CATCH_UP_LIMIT:
+                    ts = self._skip(monitor, env, now)
+                self._miss(monitor, env, ts)
+            latest = env.next_checkin_latest
+            if latest is not None and latest <= now and monitor.config and monitor.status != "disabled":
+                heapq.heappush(due, (latest, 0, key, (monitor, env)))
+
+    def _skip(self, monitor: Monitor, env: MonitorEnvironment, now: float) -> float:
+        """Past ``CATCH_UP_LIMIT`` misses in one go: go on from the latest slot whose margin has
+        passed by ``now`` (the slots between get no check-in); the tick it is missed at."""
+        config = monitor.config
+        assert config is not None and env.next_checkin is not None
+        margin = (config.get("checkin_margin") or DEFAULT_MARGIN) * 60
+        slot = cron.prev_fire(config["schedule_type"], config["schedule"], env.next_checkin,
+                              _minute(now) - margin + 60, config.get("timezone"))
+        if slot > env.next_checkin:
+            env.next_checkin, env.next_checkin_latest = slot, slot + margin
+        return env.next_checkin + margin
+
+    def _miss(self, monitor: Monitor, env: MonitorEnvironment, ts: float) -> None:
+        """``mark_environment_missing``: a ``missed`` check-in dated when it was expected."""
+        config = monitor.config
+        assert config is not None and env.next_checkin is not None
+        expected = env.next_checkin
+        check_in = CheckIn(str(uuid.uuid4()), monitor, env.name, "missed", None, expected, ts, ts, None,
+                           expected, dict(config))
+        self._keep(check_in)
+        self.clock_made(check_in)
+        reference = cron.prev_fire(config["schedule_type"], config["schedule"], expected, ts, config.get("timezone"))
+        self._mark_failed(monitor, env, check_in, reference)
+
+    def _time_out(self, check_in: CheckIn, ts: float) -> None:
+        """``mark_checkin_timeout``: the run turns ``timeout``; it fails the environment unless a
+        newer check-in already closed."""
+        self._open.pop(check_in.id, None)
+        if check_in.status != "in_progress":
+            return
+        check_in.status, check_in.timeout_at = "timeout", None
+        self.clock_made(check_in)
+        monitor = check_in.monitor
+        env = monitor.environments.get(check_in.environment)
+        if env is None or any(c.environment == env.name and c.date_added > check_in.date_added
+                              and c.status in CLOSED for c in monitor.check_ins):
+            return
+        config = monitor.config
+        reference = ts if not config else cron.prev_fire(config["schedule_type"], config["schedule"],
+                                                          check_in.date_added, ts, config.get("timezone"))
+        self._mark_failed(monitor, env, check_in, reference)

@@ -211,11 +211,14 @@ class OrgStore:
         store = self._store
         if slug is None:
             slug = unique_slug(name, lambda value: self.project_slug_taken(org, value), RESERVED_PROJECT_SLUGS)
-        project_id = max(self._highest_project_id, max(store.projects, default=0)) + 1
         project = store.create_project(org, name, slug=slug, platform=platform or None, team=team,
-                                       project_id=project_id)
+                                       project_id=self.next_project_id())
         store.create_key(project)
         return project
+
+    def next_project_id(self) -> int:
+        """The id a new project gets: ids are never reused, not even a deleted project's."""
+        return max(self._highest_project_id, max(self._store.projects, default=0)) + 1
 
     def project_by_old_slug(self, org: Organization, slug: str) -> Project | None:
         project = self.redirects.get((org.id, slug))
@@ -245,12 +248,24 @@ class OrgStore:
         store.projects.pop(project.id, None)
         for key in store.project_keys(project):
             self.delete_key(key)
-        store.issues.delete(store.issues.of_projects({project.id}))
-        store.forget_events({e.event_id for e in store.project_events(project)})
+        store.issues.delete(store.issues.of_project(project))
+        store.forget_events(list(store.project_events(project)))
         store.monitors.forget_project(project)
         for old, target in list(self.redirects.items()):
             if target is project:
                 del self.redirects[old]
+
+    def forget_organization(self, org: Organization) -> None:
+        """An organization removed with its data (``store.tenants``): its teams, membership,
+        environment ids and old project slugs go too."""
+        teams = self._store.teams
+        for key in [k for k, team in teams.items() if team.organization is org]:
+            del teams[key]
+        self._members.pop(org.id, None)
+        for key in [k for k in self._environment_ids if k[0] == org.id]:
+            del self._environment_ids[key]
+        for key in [k for k in self.redirects if k[0] == org.id]:
+            del self.redirects[key]
 
     # --- client keys ------------------------------------------------------------------------
 

@@ -62,6 +62,11 @@ class OutcomeStore:
             cell[0] += quantity
             cell[1] += 1
 
+    def forget_projects(self, project_ids: set[int]) -> None:
+        """Removed projects' outcomes go with them (a tenant removed, ``store.tenants``)."""
+        for key in [k for k in self._cells if k[0] in project_ids]:
+            del self._cells[key]
+
     def keys(self) -> list[Key]:
         """Every (project, category, outcome, reason) counted at least once."""
         return list(self._cells)

@@ -380,6 +380,34 @@ class EnvelopeRecord:
     headers: dict[str, Any]
     item_headers: list[dict[str, Any]]
     raw: bytes
+    batch: str | None = None  # the Open Sentry batch it was made from (``ingest.open_sentry``)
+
+
+@dataclass(slots=True)
+class BatchItem:
+    """One item of an Open Sentry batch: what was sent, and the event (and span) it became."""
+
+    index: int
+    type: str
+    sent: dict[str, Any]
+    event_id: str
+    envelope_id: int
+    span_id: str | None = None  # an ``ai_generation``: its span inside the transaction
+
+
+@dataclass(slots=True)
+class Batch:
+    """One accepted ``POST /v1/ingest``: its id (the answer's), who sent it, and its items."""
+
+    id: str
+    project: Project
+    received: float
+    public_key: str
+    auth_source: str
+    client: str | None
+    remote_addr: str | None
+    size: int
+    items: list[BatchItem]
 
 
 @dataclass(slots=True)
@@ -445,8 +473,9 @@ class Monitor:
 @dataclass
 class CheckIn:
     """One check-in (Sentry's MonitorCheckIn): opened ``in_progress`` and closed by a later one
-    with the same id, or sent closed. ``duration`` is in milliseconds; ``monitor_config`` is the
-    monitor's config when the check-in was made."""
+    with the same id, or sent closed; ``missed`` and ``timeout`` ones come from the clock
+    (``store.monitors``). ``duration`` is in milliseconds; ``monitor_config`` is the monitor's
+    config when the check-in was made; ``timeout_at`` is when an open one times out."""
 
     id: str
     monitor: Monitor
@@ -460,6 +489,7 @@ class CheckIn:
     expected_time: float | None
     monitor_config: dict[str, Any] | None
     trace_id: str | None = None
+    timeout_at: float | None = None
 
 
 @dataclass

@@ -169,6 +169,20 @@ class ReleaseStore:
         release.files.clear()
         self._by_version.pop((org.id, release.version), None)
 
+    def forget_organization(self, org: Organization) -> None:
+        """An organization removed with its data (``store.tenants``): its releases, repositories,
+        commits and authors go too."""
+        for key in [k for k in self._by_version if k[0] == org.id]:
+            del self._by_version[key]
+        repos = {repo_id for repo_id, repo in self.repositories.items() if repo.organization is org}
+        for repo_id in repos:
+            del self.repositories[repo_id]
+        if repos:
+            for key in [k for k in self._commits if k[0] in repos]:
+                del self._commits[key]
+        for key in [k for k in self._authors if k[0] == org.id]:
+            del self._authors[key]
+
     # --- commits and repositories ----------------------------------------------------------
 
     def repository(self, org: Organization, name: str) -> Repository | None:

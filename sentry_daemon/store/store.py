@@ -13,11 +13,16 @@ from typing import Any, Callable, Iterable
 
 from sentry_daemon import event_data
 from sentry_daemon.store import payloads, tokens
+from sentry_daemon.store.batches import BatchStore
+from sentry_daemon.store.faults import FaultStore
 from sentry_daemon.store.issues import IssueStore
+from sentry_daemon.store.journal import DEFAULT_SIZE as JOURNAL_SIZE, Journal
 from sentry_daemon.store.organizations import OrgStore
 from sentry_daemon.store.monitors import MonitorStore
 from sentry_daemon.store.outcomes import OutcomeStore
+from sentry_daemon.store.record_log import OutcomeRecord, RecordLog
 from sentry_daemon.store.releases import ReleaseStore
+from sentry_daemon.store.tenants import TenantStore
 from sentry_daemon.store.uploads import UploadStore
 from sentry_daemon.store.records import (
     Attachment,
@@ -57,9 +62,12 @@ UNGROUPED_TYPES = {"transaction", "feedback"}
 class Store:
     """The in-memory Sentry: one instance per service."""
 
-    def __init__(self, seed: Seed = Seed(), now: Callable[[], float] = time.time) -> None:
+    def __init__(self, seed: Seed = Seed(), now: Callable[[], float] = time.time,
+                 journal_size: int = JOURNAL_SIZE) -> None:
         self.seed = seed
         self.now = now
+        self.journal_size = journal_size
+        self.record_log = RecordLog()  # outlives resets: its subscribers and numbering carry on
         self.reset()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -74,7 +82,7 @@ class Store:
         self.keys: dict[str, ProjectKey] = {}
         self._token_ids = itertools.count(1)
         self.tokens: dict[str, Token] = {}
-        self.events: list[Event] = []
+        self._events: dict[int, Event] = {}  # by ``seq``, oldest first: removing some costs what they are
         self._events_by_project: dict[int, list[Event]] = {}
         self.events_by_id: dict[str, Event] = {}
         self.issues = IssueStore(self)
@@ -83,16 +91,25 @@ class Store:
         self._envelope_ids = itertools.count(1)
         self._item_ids = itertools.count(1)
         self.envelopes: dict[int, EnvelopeRecord] = {}
-        self.items: list[ItemRecord] = []
+        self.items: dict[int, ItemRecord] = {}
+        # per project id: its envelopes, items and attachments, so removing it costs what it holds
+        self._captured: dict[int, list[EnvelopeRecord | ItemRecord | Attachment]] = {}
+        self._span_projects: set[int] = set()
+        self._session_projects: set[int] = set()
         self.attachments: dict[str, Attachment] = {}
         self.monitors = MonitorStore(self.now, lambda: next(self._ids))
+        self.monitors.clock_made = lambda check_in: self.record_log.append("check_in", check_in)
         self.uploads = UploadStore(self.now)
         self.spans: list[dict[str, Any]] = []
         self.sessions: list[dict[str, Any]] = []
         self._session_states: dict[tuple[int, str], dict[str, Any]] = {}
         self._session_aggregates: dict[tuple[int, str, str], dict[str, int]] = {}
         self.outcomes = OutcomeStore()
+        self.batches = BatchStore()
         self.orgs = OrgStore(self)
+        self.tenants = TenantStore(self)
+        self.faults = FaultStore(self.now)
+        self.journal = Journal(self.journal_size, self.now)
 
         org = self.create_organization(self.seed.org_slug)
         team = self.create_team(org, org.slug)
@@ -109,6 +126,8 @@ class Store:
                 bound = self.organization(org_slug) or self.create_organization(org_slug)
             self.add_token(value, ORG_TOKEN_SCOPES if bound and scopes is None else scopes or SCOPES,
                            kind="org" if bound else "user", organization=bound)
+        self.record_log.clear()
+        self.record_log.append("reset", None)
 
     # --- organizations, teams, projects, keys ----------------------------------------------
 
@@ -220,8 +239,8 @@ class Store:
         return self.add_token(tokens.user_token_value(), scopes, name=name)
 
     def create_org_token(self, org: Organization, name: str, base_url: str | None) -> Token:
-        return self.add_token(tokens.org_token_value(org.slug, base_url), ORG_TOKEN_SCOPES, kind="org",
-                              name=name, organization=org)
+        value = tokens.org_token_value(org.slug, base_url, self.now())
+        return self.add_token(value, ORG_TOKEN_SCOPES, kind="org", name=name, organization=org)
 
     def token(self, value: str) -> Token | None:
         return self.tokens.get(value)
@@ -254,6 +273,7 @@ class Store:
                       envelope_id=envelope_id, size=size, seq=next(self._event_seq))
         if event.environment is not None:
             project.environments.add(event.environment)
+        issue = None
         if event_type == "transaction":
             if project.first_transaction_event is None:
                 project.first_transaction_event = now
@@ -264,22 +284,40 @@ class Store:
                 project.first_event = now
             if project.platform is None and data.get("platform") not in (None, "other"):
                 project.platform = data["platform"]
-            self.issues.save(event, data)
+            issue = self.issues.save(event, data)
         event.payload = payloads.pack(data)
-        self.events.append(event)
+        self._events[event.seq] = event
         self._events_by_project.setdefault(project.id, []).append(event)
         self.events_by_id[event.event_id] = event
+        self.record_log.append("event", event)
+        if issue is not None:
+            self.record_log.append("issue", issue)
         return event
 
-    def forget_events(self, event_ids: set[str]) -> None:
-        """Drop events (their issue was deleted)."""
-        if not event_ids:
-            return
-        self.events = [e for e in self.events if e.event_id not in event_ids]
-        for project_id, events in self._events_by_project.items():
-            self._events_by_project[project_id] = [e for e in events if e.event_id not in event_ids]
-        for event_id in event_ids:
-            self.events_by_id.pop(event_id, None)
+    def forget_events(self, events: Iterable[Event]) -> None:
+        """Drop events (their issue or project was deleted), at the cost of their projects' events."""
+        gone = {e.seq: e for e in events}
+        projects = set()
+        for seq, event in gone.items():
+            self._events.pop(seq, None)
+            if self.events_by_id.get(event.event_id) is event:
+                del self.events_by_id[event.event_id]
+            projects.add(event.project.id)
+        for project_id in projects:
+            kept = [e for e in self._events_by_project.get(project_id, ()) if e.seq not in gone]
+            if kept:
+                self._events_by_project[project_id] = kept
+            else:
+                self._events_by_project.pop(project_id, None)
+
+    @property
+    def events(self) -> list[Event]:
+        """Every event, oldest first (a new list each time)."""
+        return list(self._events.values())
+
+    def has_event(self, event: Event) -> bool:
+        """Whether ``event`` is still stored (not deleted with its issue, project or tenant)."""
+        return self._events.get(event.seq) is event
 
     def event(self, event_id: str) -> Event | None:
         """An event by its id, hyphenated or not, in either case (as Sentry's lookups take it)."""
@@ -308,13 +346,17 @@ class Store:
     def add_envelope(self, project: Project, **fields: Any) -> EnvelopeRecord:
         record = EnvelopeRecord(next(self._envelope_ids), project, self.now(), **fields)
         self.envelopes[record.id] = record
+        self._capture(project, record)
+        self.record_log.append("envelope", record)
         return record
 
     def add_item(self, envelope: EnvelopeRecord, type: str, headers: dict[str, Any], payload: Any,
                  size: int, error: str | None = None) -> ItemRecord:
         record = ItemRecord(next(self._item_ids), envelope.id, envelope.project, type, headers,
                             payload, size, envelope.received, error)
-        self.items.append(record)
+        self.items[record.id] = record
+        self._capture(envelope.project, record)
+        self.record_log.append("item", record)
         return record
 
     def add_attachment(self, project: Project, event_id: str | None, filename: str, content_type: str,
@@ -322,7 +364,40 @@ class Store:
         attachment = Attachment(secrets.token_hex(16), project, event_id, filename, content_type,
                                 attachment_type, data, self.now())
         self.attachments[attachment.id] = attachment
+        self._capture(project, attachment)
+        self.record_log.append("attachment", attachment)
         return attachment
+
+    def _capture(self, project: Project, record: EnvelopeRecord | ItemRecord | Attachment) -> None:
+        captured = self._captured.get(project.id)
+        if captured is None:
+            captured = self._captured[project.id] = []
+        captured.append(record)
+
+    def project_records(self, project_id: int) -> list[EnvelopeRecord | ItemRecord | Attachment]:
+        """What a project's clients sent, in the order it was stored: envelopes, items, attachments."""
+        return self._captured.get(project_id, [])
+
+    def forget_captured(self, project: Project) -> None:
+        """Drop what the project's clients sent: envelopes, items, attachments, spans, sessions
+        (its events go with the project, ``OrgStore.delete_project``)."""
+        for record in self._captured.pop(project.id, ()):
+            if isinstance(record, EnvelopeRecord):
+                self.envelopes.pop(record.id, None)
+            elif isinstance(record, ItemRecord):
+                self.items.pop(record.id, None)
+            else:
+                self.attachments.pop(record.id, None)
+        pid = project.id
+        if pid in self._span_projects:
+            self._span_projects.discard(pid)
+            self.spans = [s for s in self.spans if s["project"] != pid]
+        if pid in self._session_projects:
+            self._session_projects.discard(pid)
+            self.sessions = [s for s in self.sessions if s["project"] != pid]
+            for states in (self._session_states, self._session_aggregates):
+                for key in [k for k in states if k[0] == pid]:
+                    del states[key]
 
     def event_attachments(self, event_id: str) -> list[Attachment]:
         return [a for a in self.attachments.values() if a.event_id == event_id]
@@ -331,11 +406,22 @@ class Store:
 
     def check_in(self, project: Project, check_in: dict[str, Any]) -> CheckIn | None:
         """Record a cron check-in (``store.monitors``); None when Sentry would drop it."""
-        return self.monitors.check_in(project, check_in)
+        found = self.monitors.check_in(project, check_in)
+        if found is not None:
+            self.record_log.append("check_in", found)
+        return found
+
+    def tick(self) -> None:
+        """What Sentry's clock tasks do by now (missed and timed-out check-ins); the service
+        calls it every minute of the store's clock and whenever a test moves that clock."""
+        self.monitors.tick()
 
     def record_session(self, project: Project, update: dict[str, Any]) -> None:
         """One session update; the session's latest status and error count are what count."""
-        self.sessions.append({**update, "project": project.id})
+        row = {**update, "project": project.id}
+        self.sessions.append(row)
+        self._session_projects.add(project.id)
+        self.record_log.append("session", row)
         state = self._session_states.setdefault(
             (project.id, str(update.get("sid") or "")),
             {"release": _health_key(project, update), "status": "ok", "errors": 0, "started": False},
@@ -351,7 +437,10 @@ class Store:
 
     def record_session_aggregates(self, project: Project, payload: dict[str, Any]) -> None:
         """Pre-aggregated buckets (request-mode SDKs): counts by final status, added as they come."""
-        self.sessions.append({**payload, "project": project.id})
+        row = {**payload, "project": project.id}
+        self.sessions.append(row)
+        self._session_projects.add(project.id)
+        self.record_log.append("session", row)
         counts = self._session_aggregates.setdefault(_health_key(project, payload), _empty_health())
         buckets = payload.get("aggregates")
         for bucket in buckets if isinstance(buckets, list) else []:
@@ -385,14 +474,34 @@ class Store:
         return result
 
     def add_spans(self, project: Project, spans: Iterable[dict[str, Any]]) -> None:
-        self.spans.extend({**span, "project": project.id} for span in spans)
+        pid, kept, log = project.id, self.spans, self.record_log
+        self._span_projects.add(pid)
+        for span in spans:
+            row = {**span, "project": pid}
+            kept.append(row)
+            log.append("span", row)
+
+    def add_logs(self, project: Project, entries: Iterable[dict[str, Any]]) -> None:
+        """Log entries of a ``log`` item: kept in their item, offered to the record log one by one
+        as ``(project id, entry)`` (no copy of the entry)."""
+        pid, log = project.id, self.record_log
+        for entry in entries:
+            log.append("log", (pid, entry))
+
+    def add_client_report(self, project: Project, report: dict[str, Any]) -> None:
+        """A client report (its losses are counted as outcomes by ingest), offered to the record log
+        as ``(project id, report)``."""
+        self.record_log.append("client_report", (project.id, report))
 
     def add_outcome(self, project: Project, category: str, outcome: str, quantity: int,
                     reason: str | None = None, when: float | None = None) -> None:
         """Count an outcome at ``when`` (default now: ingest counts as it receives)."""
-        self.outcomes.add((project.id, category, outcome, reason), quantity, self.now() if when is None else when)
+        key, when = (project.id, category, outcome, reason), self.now() if when is None else when
+        self.outcomes.add(key, quantity, when)
+        record: OutcomeRecord = (key, quantity, when)
+        self.record_log.append("outcome", record)
 
     def query_events(self, project_id: int | None = None, types: Iterable[str] | None = None) -> list[Event]:
         wanted = set(types) if types else None
-        events = self.events if project_id is None else self._events_by_project.get(project_id, [])
+        events = self._events.values() if project_id is None else self._events_by_project.get(project_id, [])
         return [e for e in events if wanted is None or e.type in wanted]

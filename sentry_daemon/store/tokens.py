@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import time
 
 SCOPES = (
     "org:read", "org:write", "org:admin", "org:integrations", "org:ci",
@@ -31,8 +30,9 @@ def user_token_value() -> str:
     return USER_TOKEN_PREFIX + secrets.token_hex(32)
 
 
-def org_token_value(org_slug: str, base_url: str | None) -> str:
-    payload = {"iat": time.time(), "url": base_url, "region_url": base_url, "org": org_slug}
+def org_token_value(org_slug: str, base_url: str | None, issued_at: float) -> str:
+    """``issued_at``: the store's clock (the token's ``iat``)."""
+    payload = {"iat": issued_at, "url": base_url, "region_url": base_url, "org": org_slug}
     encoded = base64.b64encode(json.dumps(payload).encode()).decode("ascii")
     secret = base64.b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
     return f"{ORG_TOKEN_PREFIX}{encoded}_{secret}"

@@ -57,6 +57,19 @@ class UploadStore:
         self.bundles: list[ArtifactBundle] = []
         self.debug_files: list[DebugFile] = []
 
+    def forget_organization(self, org: Organization, project_ids: set[int]) -> None:
+        """An organization removed with its data (``store.tenants``): its chunks, bundles, debug
+        files (those of ``project_ids``) and assemble states go too."""
+        for key in [k for k in self._chunks if k[0] == org.id]:
+            del self._chunks[key]
+        for key in [k for k in self._states
+                    if (k[0] == BUNDLE_TASK and k[1] == org.id) or (k[0] == DIF_TASK and k[1] in project_ids)]:
+            del self._states[key]
+        if any(b.organization is org for b in self.bundles):
+            self.bundles = [b for b in self.bundles if b.organization is not org]
+        if any(d.project.id in project_ids for d in self.debug_files):
+            self.debug_files = [d for d in self.debug_files if d.project.id not in project_ids]
+
     # --- chunks ------------------------------------------------------------------------
 
     def save_chunks(self, org: Organization, chunks: Iterable[tuple[str, bytes]]) -> None:
