@@ -8,10 +8,8 @@ for it (``control_wait``), to reset state between tests, and to give each test i
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
-from klein import Klein
 from twisted.web.server import Request
 
 from sentry_daemon import __version__
@@ -25,6 +23,7 @@ from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.params import read_json_object
 from sentry_daemon.http.responses import empty_response, json_response
+from sentry_daemon.http.routing import Klein, route_template
 from sentry_daemon.http.validation import Field, validate
 from sentry_daemon.serializers.batches import captured_batch
 from sentry_daemon.serializers.dsn import dsn_url
@@ -57,7 +56,7 @@ def _klein_endpoints(app: Klein) -> list[str]:
     """``"GET|PUT /api/0/projects/{org}/{project}/"`` for every route of a Klein app, in path order."""
     methods: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
-        path = re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+        path = route_template(rule.rule)
         methods.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})
     order = ("GET", "POST", "PUT", "DELETE")
     return [f"{'|'.join(m for m in order if m in found)} {path}" for path, found in sorted(methods.items())]
@@ -74,6 +73,7 @@ ENDPOINTS = [
     "POST /v1/ingest",
     *_klein_endpoints(api_app),
     "GET /health",
+    "GET /metrics",
     "POST /__parlel/reset",
     "GET /__parlel/events",
     "GET /__parlel/events/{event_id}/grouping",
@@ -97,6 +97,7 @@ ENDPOINTS = [
     "GET|POST|DELETE /__parlel/faults",
     "GET|DELETE /__parlel/faults/{id}",
     "GET /__parlel/journal",
+    "GET /__parlel/retention",
 ]
 
 
@@ -240,6 +241,14 @@ class ControlRoutes:
         except ClockError as exc:
             raise ApiError(400, str(exc)) from None
         return json_response(request, 200, self.service.clock.state())
+
+    @app.route("/__parlel/retention", methods=["GET"], strict_slashes=False)
+    def retention(self, request: Request) -> bytes:
+        """``{"max_events", "max_bytes", "retention_days", "stored_events", "stored_bytes",
+        "evicted_events", "evicted_bytes"}`` (``store.retention``; bytes of stored payload: raw
+        envelopes, packed event payloads, attachments). Figures of the whole store, no one's data:
+        any caller the control API lets in may read them."""
+        return json_response(request, 200, self.store.retention.figures())
 
     @app.route("/__parlel/release-health", methods=["GET"], strict_slashes=False)
     def release_health(self, request: Request) -> bytes:

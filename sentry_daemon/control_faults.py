@@ -22,6 +22,7 @@ from twisted.web.server import Request
 
 from sentry_daemon.control_auth import FOREIGN, control_scope, require_org
 from sentry_daemon.http.errors import ApiError, not_found
+from sentry_daemon.http.params import parse_int
 from sentry_daemon.http.validation import REQUIRED, Field, ValidationError, validate
 from sentry_daemon.store.faults import (
     ACTIONS,
@@ -156,9 +157,10 @@ def select_faults(store: Store, request: Request, args: dict[str, list[str]]) ->
             require_org(request, found)
             org = found
     project = (args.get("project") or [None])[0]
-    if project and not project.isdigit():
+    project_id = parse_int(project)
+    if project and project_id is None:
         raise ApiError(400, f"invalid project: {project!r} is not a whole number")
-    return [f for f in store.faults.of(org) if not project or f.project == int(project)]
+    return [f for f in store.faults.of(org) if project_id is None or f.project == project_id]
 
 
 def one_fault(store: Store, request: Request, fault_id: int) -> Fault:

@@ -34,6 +34,7 @@ from typing import Any, Callable, Hashable, Iterable
 
 from sentry_daemon.api.app import issue_view, search_context
 from sentry_daemon.http.errors import ApiError
+from sentry_daemon.http.params import parse_int
 from sentry_daemon.search.grammar import InvalidSearchQuery
 from sentry_daemon.search.issue_search import IssueQuery, compile_query, event_matches, match_issue, search_error
 from sentry_daemon.serializers import captured
@@ -163,9 +164,10 @@ class Listing:
 def _whole_number(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    number = parse_int(value)
+    if number is None:
         raise ApiError(400, f"invalid {name}: {value!r} is not a whole number")
-    return int(value)
+    return number
 
 
 def _named_org(store: Store, selection: Selection) -> Organization | None:

@@ -20,6 +20,7 @@ from twisted.internet.defer import Deferred
 
 from sentry_daemon.control_lists import WAITABLE, Listing, Selection
 from sentry_daemon.http.errors import ApiError
+from sentry_daemon.http.params import parse_int
 from sentry_daemon.store.store import Store
 
 DEFAULT_TIMEOUT = 5.0
@@ -38,7 +39,8 @@ def read_wait(args: dict[str, list[str]]) -> tuple[Listing, int, float, dict[str
     if listing is None:
         raise ApiError(400, f"invalid for: {what!r}; choose one of {', '.join(WAITABLE)}")
     count_text = (filters.pop("count", None) or ["1"])[0]
-    if not count_text.isdigit() or int(count_text) < 1:
+    count = parse_int(count_text)
+    if count is None or count < 1:
         raise ApiError(400, f"invalid count: {count_text!r} is not a whole number of at least 1")
     timeout_text = (filters.pop("timeout", None) or [str(DEFAULT_TIMEOUT)])[0]
     try:
@@ -47,7 +49,7 @@ def read_wait(args: dict[str, list[str]]) -> tuple[Listing, int, float, dict[str
         timeout = float("nan")
     if not 0 <= timeout <= MAX_TIMEOUT:
         raise ApiError(400, f"invalid timeout: {timeout_text!r}; seconds from 0 to {MAX_TIMEOUT:g}")
-    return listing, int(count_text), timeout, filters
+    return listing, count, timeout, filters
 
 
 class Waiter:

@@ -15,24 +15,26 @@ from twisted.application import strports
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
+from twisted.python.components import Componentized
 from twisted.web.server import Request
 from zope.interface import implementer
 
 from sentry_daemon import __version__
 from sentry_daemon.clock import DomainClock
 from sentry_daemon.api.routes import ApiRoutes
-from sentry_daemon.api.uploads import CHUNK_UPLOAD_BODY_LIMIT, CHUNK_UPLOAD_PATH
 from sentry_daemon.control import ControlRoutes
 from sentry_daemon.http.dispatch import Root
-from sentry_daemon.http.site import ConnectionTracker, SentrySite
+from sentry_daemon.http.site import ConnectionTracker, SentrySite, default_max_connections
 from sentry_daemon.ingest.faults import FaultGate
 from sentry_daemon.ingest.journal import too_large_observer
-from sentry_daemon.ingest.limits import Limits
+from sentry_daemon.ingest.limits import Limits, web_api_body_limits
 from sentry_daemon.ingest import open_sentry
 from sentry_daemon.ingest.routes import IngestRoutes
+from sentry_daemon.metrics import PATH as METRICS_PATH, Metrics
 from sentry_daemon.serializers.dsn import dsn_url
 from sentry_daemon.store.records import Seed
+from sentry_daemon.store.retention import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, RetentionPolicy
 from sentry_daemon.store.store import Store
 from sentry_daemon.transform.engine import TransformEngine
 from sentry_daemon.transform import routes as transform_routes
@@ -57,8 +59,13 @@ class Config:
     ingest_auth: str = "lenient"
     max_body: int = Limits().max_envelope_size
     drain_timeout: float = 10.0
+    idle_timeout: float | None = 5.0  # seconds a connection may send nothing (Relay's keep-alive); None: never
+    max_connections: int | None = None  # None: what the descriptor limit leaves room for; 0: no cap
     log_requests: bool = False
     journal_size: int = 1000  # near misses kept (``store.journal``)
+    max_events: int = DEFAULT_MAX_EVENTS  # retention (``store.retention``): the oldest go first
+    max_bytes: int = DEFAULT_MAX_BYTES
+    retention_days: float | None = None
     control_auth: str = "open"  # "token": every /__parlel/ route needs a bearer token (control_auth)
     admin_tokens: tuple[str, ...] = ()  # what acts on everyone with control_auth "token"
     clock: str = "real"  # the domain clock: "real" (the reactor) or "manual" (moved by the test)
@@ -89,6 +96,7 @@ class _PortRecorder:
 
 class SentryService(MultiService):
     log = Logger()
+    log_observer: ILogObserver | None = None  # for twistd's application (``logs``, ``--log-format``)
 
     def __init__(self, config: Config = Config(), reactor: Any = None, standalone: bool = False,
                  clock: Any = None) -> None:
@@ -104,7 +112,8 @@ class SentryService(MultiService):
         self.config = config
         self.reactor = reactor
         self.clock = DomainClock.given(clock) if clock is not None else DomainClock.for_option(config.clock, reactor)
-        self.store = Store(config.seed, now=self.clock.seconds, journal_size=config.journal_size)
+        self.store = Store(config.seed, now=self.clock.seconds, journal_size=config.journal_size,
+                           retention=RetentionPolicy(config.max_events, config.max_bytes, config.retention_days))
         self.port: IListeningPort | None = None
         self.address: Any = None
         self.stopping = False
@@ -115,6 +124,7 @@ class SentryService(MultiService):
         self.ingest = IngestRoutes(self.store, config, self.base_url_for)
         self.api = ApiRoutes(self.store, self.base_url_for)
         self.control = ControlRoutes(self)
+        self.metrics = Metrics(self, self.control.auth)
         self.open_sentry = open_sentry.OpenSentryRoutes(self.store)
         self.transform = (TransformEngine(reactor, config.transform_timeout, config.transform_node_modules)
                           if config.transform else None)
@@ -127,6 +137,7 @@ class SentryService(MultiService):
                 self.control.resource(),
                 direct=self.ingest.direct_routes(),
                 mounts=[(b"/v1/ingest", self.open_sentry.app.resource()),
+                        (METRICS_PATH, self.metrics.resource()),
                         (b"/api/transform", self.transform_routes.app.resource())],
                 guard=self.faults.guard,
             ),
@@ -134,16 +145,27 @@ class SentryService(MultiService):
             tracker=self,
             reactor=reactor,
             log_requests=config.log_requests,
-            larger_bodies=[(CHUNK_UPLOAD_PATH, CHUNK_UPLOAD_BODY_LIMIT)],
+            path_limits=web_api_body_limits(config.limits),
             capped_bodies=[(open_sentry.PATH, open_sentry.MAX_BODY, open_sentry.TOO_LARGE),
                            *([(transform_routes.PATH, transform_routes.MAX_BODY, transform_routes.TOO_LARGE)]
                              if config.transform else [])],
             on_too_large=too_large_observer(self.store),
+            idle_timeout=config.idle_timeout,
+            on_finished=self.metrics.requests.observe,
         )
-        self.connections = ConnectionTracker(self.site, on_close=self.connection_closed)
+        max_connections = default_max_connections() if config.max_connections is None else config.max_connections
+        self.connections = ConnectionTracker(self.site, on_close=self.connection_closed,
+                                             max_connections=max_connections or None)
         listener = strports.service(config.port, self.connections, reactor=reactor)
         listener.endpoint = _PortRecorder(listener.endpoint, self)
         listener.setServiceParent(self)
+
+    def setServiceParent(self, parent: Any) -> None:
+        """twistd asks its application for a log observer after the plugin made this service, so
+        the one ``--log-format`` chose is handed over as the service joins the application."""
+        if self.log_observer is not None and isinstance(parent, Componentized):
+            parent.setComponent(ILogObserver, self.log_observer)
+        super().setServiceParent(parent)
 
     # --- where we listen -------------------------------------------------------------------
 

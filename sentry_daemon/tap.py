@@ -11,16 +11,18 @@ from twisted.application.service import IService
 from twisted.internet import endpoints
 from twisted.python import usage
 
+from sentry_daemon.http.params import parse_int
 from sentry_daemon.ingest.limits import Limits
 
 _SLUG = re.compile(r"^[a-z0-9_][a-z0-9_-]{0,49}$")
+_SIZE = re.compile(r"([0-9]+)([KMGT]?)(?:i?B)?", re.IGNORECASE)
 
 
 def port_description(value: str) -> str:
     """A bare port number means loopback TCP; anything else is a strports description as is."""
     value = value.strip()
-    if value.isdigit():
-        number = int(value)
+    number = parse_int(value)
+    if number is not None:
         if not 0 <= number <= 65535:
             raise usage.UsageError(f"--port {value}: not a TCP port number (0-65535)")
         return f"tcp:{number}:interface=127.0.0.1"
@@ -36,6 +38,28 @@ def port_description(value: str) -> str:
     except Exception as exc:
         raise usage.UsageError(f"--port {value!r}: {exc}") from None
     return value
+
+
+def byte_size(option: str, value: str) -> int:
+    """``1073741824``, ``512M``, ``1G``, ``1GiB``: bytes, or K, M, G, T as powers of 1024."""
+    match = _SIZE.fullmatch(value.strip())
+    if match is None:
+        raise usage.UsageError(f"{option} {value!r}: a number of bytes, or one with K, M, G or T (512M, 1G)")
+    size = int(match.group(1)) * 1024 ** " KMGT".index(match.group(2).upper() or " ")
+    if size < 1:
+        raise usage.UsageError(f"{option} must be at least 1 byte")
+    return size
+
+
+def positive_number(option: str, value: str, unit: str) -> float:
+    """A finite number above 0 (of ``unit``), or the usage error that says why not."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise usage.UsageError(f"{option} {value!r}: not a number") from None
+    if not 0 < number < float("inf"):
+        raise usage.UsageError(f"{option} must be a positive number of {unit}")
+    return number
 
 
 class Options(usage.Options):
@@ -57,10 +81,31 @@ class Options(usage.Options):
          "lenient: any key is accepted and unknown project ids are created on the fly; "
          "strict: Relay's answers (401 missing auth, 403 unknown or foreign key)."],
         ["max-body", None, str(Limits().max_envelope_size),
-         "Largest request body accepted, in bytes; larger ones are answered 413."],
+         "Largest request body accepted, in bytes; larger ones are answered 413. The web API "
+         "(/api/0/) has Relay's own limits instead: 20 MiB, 40 MiB for release file uploads, "
+         "100 MiB for chunk uploads."],
         ["drain-timeout", None, "10", "Seconds to let requests in flight finish when stopping."],
+        ["idle-timeout", None, "5",
+         "Seconds a connection may send nothing, between requests (keep-alive, as Relay's 5 s) or within "
+         "one, before it is closed; 0: never. A response being written is never cut."],
+        ["max-connections", None, None,
+         "Client connections served at once; more are refused (closed when accepted) until some close. "
+         "Default: the descriptor limit (ulimit -n) less an eighth of it (at least 32) kept for request "
+         "bodies spooled to files, the log and workers; 0: no cap."],
+        ["log-format", None, "text",
+         "text: twistd's log lines; json: one JSON object a line (time, level, namespace, message and the "
+         "event's fields), for journald and log shippers."],
         ["journal-size", None, "1000",
          "Near misses kept in GET /__parlel/journal (ingest requests refused or cut short); 0 keeps none."],
+        ["max-events", None, "100000",
+         "Events kept (errors, transactions, feedback); past it the oldest go first, with their envelopes, "
+         "items and attachments. Issues keep their counts. GET /__parlel/retention shows the figures."],
+        ["max-bytes", None, "1G",
+         "Stored payload kept (raw envelopes, event payloads, attachments): bytes, or with K, M, G or T "
+         "(powers of 1024: 512M, 1G); past it the oldest go first."],
+        ["retention-days", None, None,
+         "Days an event is kept after it was received (read off the domain clock, checked every minute); "
+         "default: no limit by age."],
         ["control-auth", None, "open",
          "open: the control API (/__parlel/) answers anyone; token: it needs a bearer token, a tenant's "
          "or an organization's for its own data, an admin token (--admin-token) for what touches everyone."],
@@ -121,13 +166,18 @@ class Options(usage.Options):
                 )
         if not self["dsn-key"] or not re.fullmatch(r"[A-Za-z0-9_-]+", self["dsn-key"]):
             raise usage.UsageError(f"--dsn-key {self['dsn-key']!r}: letters, digits, '-' or '_' only")
-        for name, minimum in (("project-id", 1), ("max-body", 1), ("journal-size", 0)):
+        for name, minimum in (("project-id", 1), ("max-body", 1), ("journal-size", 0), ("max-events", 1),
+                              *((("max-connections", 0),) if self["max-connections"] is not None else ())):
             try:
                 self[name] = int(self[name])
             except ValueError:
                 raise usage.UsageError(f"--{name} {self[name]!r}: not a whole number") from None
             if self[name] < minimum:
                 raise usage.UsageError(f"--{name} must be at least {minimum}")
+        self["max-bytes"] = byte_size("--max-bytes", self["max-bytes"])
+        if self["retention-days"] is not None:
+            self["retention-days"] = positive_number("--retention-days", self["retention-days"], "days")
+        self._check_idle_and_log_options()
         try:
             self["drain-timeout"] = float(self["drain-timeout"])
         except ValueError:
@@ -147,15 +197,19 @@ class Options(usage.Options):
             raise usage.UsageError(f"--clock {self['clock']!r}: choose {' or '.join(CLOCK_KINDS)}")
         self._check_transform_options()
 
+    def _check_idle_and_log_options(self) -> None:
+        from sentry_daemon.logs import LOG_FORMATS
+
+        idle = self["idle-timeout"]
+        self["idle-timeout"] = 0.0 if idle.strip() == "0" else positive_number("--idle-timeout", idle,
+                                                                              "seconds (0: never)")
+        if self["log-format"] not in LOG_FORMATS:
+            raise usage.UsageError(f"--log-format {self['log-format']!r}: choose {' or '.join(LOG_FORMATS)}")
+
     def _check_transform_options(self) -> None:
         from sentry_daemon.transform.sdks import NODE_INSTALL_HINT, node_modules_dir
 
-        try:
-            self["transform-timeout"] = float(self["transform-timeout"])
-        except ValueError:
-            raise usage.UsageError(f"--transform-timeout {self['transform-timeout']!r}: not a number") from None
-        if not 0 < self["transform-timeout"] < float("inf"):
-            raise usage.UsageError("--transform-timeout must be a positive number of seconds")
+        self["transform-timeout"] = positive_number("--transform-timeout", self["transform-timeout"], "seconds")
         path = self["transform-node-modules"]
         if path is not None:
             found = node_modules_dir(path)
@@ -213,7 +267,12 @@ def config_from_options(options: Options) -> Any:
         ingest_auth=options["ingest-auth"],
         max_body=options["max-body"],
         drain_timeout=options["drain-timeout"],
+        idle_timeout=options["idle-timeout"] or None,
+        max_connections=options["max-connections"],
         journal_size=options["journal-size"],
+        max_events=options["max-events"],
+        max_bytes=options["max-bytes"],
+        retention_days=options["retention-days"],
         log_requests=bool(options["log-requests"]),
         control_auth=options["control-auth"],
         admin_tokens=tuple(options["admin-tokens"]),
@@ -225,6 +284,10 @@ def config_from_options(options: Options) -> Any:
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:
+    from sentry_daemon.logs import observer_for
     from sentry_daemon.service import SentryService
 
-    return SentryService(config_from_options(options), reactor=reactor, standalone=True)
+    service = SentryService(config_from_options(options), reactor=reactor, standalone=True)
+    # twistd's own options (--logfile, --nodaemon) say where a --log-format json log goes
+    service.log_observer = observer_for(options["log-format"], getattr(options, "parent", None))
+    return service

@@ -561,3 +561,38 @@ async def test_sentry_cli_release_commands(sentry, tmp_path):
 def test_the_schema_check_sees_the_release_shapes(schema):  # noqa: F811  (the imported fixture)
     with pytest.raises(Exception):
         check(schema, f"{S_ORG}/releases/{{version}}/deploys/", "get", [{"id": "1"}])
+
+
+def test_latest_release_kept_per_project_answers_as_a_full_scan() -> None:
+    """The latest release a project list shows is kept per project as releases join; a release
+    older than the project's newest joining later, a deletion and a deleted project all give
+    what comparing every release (``versions.latest``) gives."""
+    from sentry_daemon.store import versions
+    from sentry_daemon.store.store import Store
+
+    clock = iter(range(1000, 100000, 10))
+    store = Store(now=lambda: float(next(clock)))
+    org = store.organization("parlel")
+    one = store.projects[1]
+    two = store.orgs.create_project(org, "two")
+
+    def scan(project_id: int) -> Any:
+        return versions.latest([r for r in store.releases.of_organization(org) if project_id in r.project_ids])
+
+    def agrees() -> None:
+        for project in (one, two):
+            assert store.latest_release({project.id}) is scan(project.id)
+
+    agrees()
+    store.releases.create(org, "2.0.0", [one])
+    old, _, _ = store.releases.create(org, "1.0.0", [two])
+    agrees()
+    store.releases.create(org, "nightly", [one])  # no semver: the newer by creation
+    agrees()
+    store.releases.create(org, "1.0.0", [one])  # an older release joins later
+    agrees()
+    store.see_release(two, "3.0.0", 5.0)
+    store.releases.delete(store.releases.get(org, "3.0.0"))
+    agrees()
+    store.orgs.delete_project(two)
+    assert store.latest_release({two.id}) is None and two.id not in old.project_ids

@@ -299,3 +299,24 @@ def test_outcome_memory_is_per_bucket_not_per_outcome():
     cells = outcomes.rollup(0, math.inf, BUCKET_SECONDS, lambda k: k)[key]
     assert cells == {start: [10_000, 10_000], start + BUCKET_SECONDS: [1, 1]}
     assert outcomes.totals() == {key: 10_001}
+
+
+def test_error_counts_follow_the_events_kept() -> None:
+    """The per-project, per-environment buckets the ``generated`` stat and project list ``stats``
+    read: an error event counts once in its bucket, a transaction or feedback never, and a
+    forgotten event no more."""
+    from sentry_daemon.store.store import Store
+
+    store = Store(now=lambda: 1_000_000.0)
+    project = store.projects[1]
+    for when, kind, environment in ((1000.0, "error", "prod"), (1005.0, "error", None), (4599.0, "error", "prod"),
+                                    (1001.0, "transaction", "prod"), (1002.0, "feedback", None)):
+        store.add_event(project, {"event_id": f"{int(when):032x}", "type": kind, "timestamp": when,
+                                  "received": when, "environment": environment, "message": "m"})
+    counts = store.error_counts
+    assert counts.by_slot(1, 0, 7200, 3600) == {0: 2, 3600: 1}
+    assert counts.by_slot(1, 990, 1010, 10) == {1000: 2}
+    assert counts.by_slot(1, 0, 7200, 3600, "prod") == {0: 1, 3600: 1}
+    store.forget_events([store.event(f"{1000:032x}"), store.event(f"{1000:032x}")])  # twice: counted once
+    assert counts.by_slot(1, 0, 7200, 3600) == {0: 1, 3600: 1}
+    assert counts.by_slot(2, 0, 7200, 3600) == {}

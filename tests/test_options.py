@@ -11,6 +11,7 @@ from twisted.plugin import getPlugins
 from twisted.python import usage
 
 from conftest import TWISTD
+from sentry_daemon.http.site import default_max_connections
 from sentry_daemon.service import SentryService
 from sentry_daemon.tap import Options, makeService
 
@@ -184,3 +185,21 @@ def test_tokens_file(tmp_path):
             parse("--tokens", str(path))
     with pytest.raises(usage.UsageError, match="No such file"):
         parse("--tokens", str(tmp_path / "missing.json"))
+
+
+def test_connection_and_log_options():
+    service = makeService(parse("--port", "tcp:0:interface=127.0.0.1"), reactor=MemoryReactorClock())
+    assert service.site.timeOut == 5.0  # Relay's keep-alive
+    assert service.connections.max_connections == default_max_connections()
+    assert service.log_observer is None  # twistd's own text log
+    service = makeService(parse("--port", "tcp:0:interface=127.0.0.1", "--idle-timeout", "0", "--max-connections",
+                                "0", "--log-format", "json"), reactor=MemoryReactorClock())
+    assert service.site.timeOut is None and service.connections.max_connections is None
+    assert service.log_observer is not None
+    assert makeService(parse("--max-connections", "7"), reactor=MemoryReactorClock()).connections.max_connections == 7
+    for args, message in ((("--idle-timeout", "soon"), "not a number"), (("--idle-timeout", "-1"), "positive number of seconds"),
+                          (("--max-connections", "many"), "not a whole number"),
+                          (("--max-connections", "-1"), "must be at least 0"),
+                          (("--log-format", "xml"), "choose text or json")):
+        with pytest.raises(usage.UsageError, match=message):
+            parse(*args)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from klein import Klein
 from twisted.web.server import Request
 
 from sentry_daemon.api.auth import require_token
 from sentry_daemon.api.permissions import DENIED, Permission, allows
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError, ProjectMoved, not_found
+from sentry_daemon.http.params import parse_int
+from sentry_daemon.http.routing import Klein
 from sentry_daemon.search.issue_search import SearchContext
 from sentry_daemon.serializers.access import Viewer, viewer
 from sentry_daemon.serializers.issues import IssueView
@@ -172,14 +173,16 @@ class ApiContext:
         found = None
         if org is not None:
             organization = self.org(request, org)
-            if issue_id.isdigit():
-                found = self.store.issues.get(int(issue_id))
+            number = parse_int(issue_id)
+            if number is not None:
+                found = self.store.issues.get(number)
             else:
                 found = self.store.issues.by_short_id(organization, issue_id)
             if found is not None and found.project.organization is not organization:
                 found = None
         else:
-            found = self.store.issues.get(int(issue_id)) if issue_id.isdigit() else None
+            number = parse_int(issue_id)
+            found = self.store.issues.get(number) if number is not None else None
             if found is not None and not self.can_see(request, found.project.organization):
                 raise ApiError(403, DENIED)
         if found is None:
@@ -196,11 +199,12 @@ class ApiContext:
         """``user:1``, ``team:2``, a user's id, username or email → an actor; ``LookupError`` otherwise."""
         store = self.store
         kind, _, ident = text.partition(":")
-        if kind == "team" and ident.isdigit():
-            if any(t.id == int(ident) and t.organization is org for t in store.teams.values()):
-                return ("team", int(ident))
-        elif kind == "user" and ident.isdigit():
-            if int(ident) == store.user.id:
+        number = parse_int(ident)
+        if kind == "team" and number is not None:
+            if any(t.id == number and t.organization is org for t in store.teams.values()):
+                return ("team", number)
+        elif kind == "user" and number is not None:
+            if number == store.user.id:
                 return ("user", store.user.id)
         elif text in (store.user.email, store.user.username, str(store.user.id)):
             return ("user", store.user.id)

@@ -11,6 +11,7 @@ inside a field for its own sentence about that field (``error_messages`` in Sent
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Any
 
 import orjson
@@ -39,8 +40,17 @@ def _json(request: Request) -> Any:
         raise ErrorResponse(400, "Invalid json body") from None
 
 
+def _repr(value: Any) -> str:
+    """``repr`` as jsonschema's message shows the value; one nested too deep for ``repr`` (orjson
+    reads 1024 levels) is shown shortened instead."""
+    try:
+        return repr(value)
+    except RecursionError:
+        return reprlib.repr(value)
+
+
 def _not_of_type(value: Any, kind: str) -> ErrorResponse:
-    return ErrorResponse(400, f"{value!r} is not of type '{kind}'")
+    return ErrorResponse(400, f"{_repr(value)} is not of type '{kind}'")
 
 
 def _sha1(value: Any) -> bool:

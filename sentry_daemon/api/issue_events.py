@@ -11,7 +11,7 @@ from sentry_daemon.api.app import ApiContext
 from sentry_daemon.api.issues import issue_route
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import query_arg, query_args, query_flag
+from sentry_daemon.http.params import parse_int, query_arg, query_args, query_flag
 from sentry_daemon.http.responses import json_response
 from sentry_daemon.search.grammar import InvalidSearchQuery
 from sentry_daemon.search.issue_search import compile_query, event_matches, search_error
@@ -124,7 +124,9 @@ def issue_tags(api: ApiContext, request: Request, issue_id: str, org: str | None
     issue = api.issue(request, org, issue_id)
     wanted = query_args(request, "key")
     raw_limit = query_arg(request, "limit")
-    top = int(raw_limit) if raw_limit and raw_limit.isdigit() else (9 if wanted else 10)
+    top = parse_int(raw_limit)
+    if top is None:
+        top = 9 if wanted else 10
     keys = wanted or sorted({display_key(k) for k, _ in issue.values})
     rows = [found for key in keys if (found := issue_serializers.tag_key(issue, key, top)) is not None]
     return json_response(request, 200, rows)

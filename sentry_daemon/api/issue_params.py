@@ -16,7 +16,7 @@ from typing import Any, Callable
 from twisted.web.server import Request
 
 from sentry_daemon.http.errors import ApiError
-from sentry_daemon.http.params import query_arg, query_args
+from sentry_daemon.http.params import parse_int, query_arg, query_args
 from sentry_daemon.http.validation import ValidationError
 from sentry_daemon.store.issue_updates import IGNORE_FIELDS, IssueChanges
 from sentry_daemon.store.lifecycle import IGNORED_SUBSTATUSES, PRIORITY_VALUES, UNRESOLVED_SUBSTATUSES
@@ -93,20 +93,17 @@ def limit(request: Request) -> int:
     raw = query_arg(request, "limit")
     if raw is None or raw == "":
         return MAX_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid limit") from None
-    if value < 1:
+    value = parse_int(raw, signed=True)
+    if value is None or value < 1:
         raise ApiError(400, "invalid limit")
     return min(value, MAX_LIMIT)
 
 
 def issue_ids(request: Request) -> list[int]:
-    ids = query_args(request, "id")
-    if any(not i.strip().isdigit() for i in ids):
+    ids = [parse_int(i.strip()) for i in query_args(request, "id")]
+    if any(i is None for i in ids):
         raise ApiError(400, "Group ids must be integers")
-    return [int(i) for i in ids]
+    return ids  # type: ignore[return-value]
 
 
 # --- the PUT body -------------------------------------------------------------------------------
@@ -125,14 +122,16 @@ def _bool(errors: dict[str, Any], name: str, value: Any) -> Any:
 def _minutes(errors: dict[str, Any], name: str, value: Any, holder: str | None) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).lstrip("-").isdigit():
+    number = value if isinstance(value, int) and not isinstance(value, bool) else (
+        parse_int(value, signed=True) if isinstance(value, str) else None)
+    if number is None:
         message = ["A valid integer is required."]
-    elif name in ("ignoreWindow", "ignoreUserWindow") and int(value) > MAX_WINDOW_MINUTES:
+    elif name in ("ignoreWindow", "ignoreUserWindow") and number > MAX_WINDOW_MINUTES:
         message = [f"Ensure this value is less than or equal to {MAX_WINDOW_MINUTES}."]
-    elif abs(int(value)) * 60 > MAX_PERIOD_SECONDS:
+    elif abs(number) * 60 > MAX_PERIOD_SECONDS:
         message = [f"Ensure this value is less than or equal to {MAX_PERIOD_SECONDS // 60}."]
     else:
-        return int(value)
+        return number
     if holder:
         errors.setdefault(holder, {})[name] = message
     else:

@@ -12,7 +12,7 @@ from sentry_daemon.api import permissions
 from sentry_daemon.api.app import ApiContext, app, endpoint, guard
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import query_arg, query_args, query_flag, read_json_object
+from sentry_daemon.http.params import parse_int, query_arg, query_args, query_flag, read_json_object
 from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.search.grammar import InvalidSearchQuery
 from sentry_daemon.search.issue_search import (
@@ -179,9 +179,10 @@ def _list(api: ApiContext, request: Request, org: Organization, projects: list[P
     else:
         group_ids = [i for i in query_args(request, "group")] if org_level else []
         if group_ids:
-            if any(not g.isdigit() for g in group_ids):
+            numbers = [parse_int(g) for g in group_ids]
+            if any(n is None for n in numbers):
                 raise ApiError(400, "Group ids must be integers")
-            found = [api.store.issues.get(int(g)) for g in group_ids]
+            found = [api.store.issues.get(n) for n in numbers if n is not None]
             rows = [(i, i) for i in found
                     if i is not None and i.project in projects]
             query = _query(api, request, org, projects, default="")

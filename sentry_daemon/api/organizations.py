@@ -140,11 +140,9 @@ def create_organization(api: ApiContext, request: Request) -> bytes:
     body = validate(raw, ORG_POST)
     _check_slug(api, raw, body, None)
     orgs = api.store.orgs
-    org = orgs.create_organization(body["name"], body.get("slug"))
+    org = orgs.create_organization(body["name"], body.get("slug"), consent=bool(body.get("aggregatedDataConsent")))
     if body.get("defaultTeam"):
         orgs.create_team(org, org.name, None, api.user(request))
-    if body.get("aggregatedDataConsent"):
-        org.settings["aggregatedDataConsent"] = True
     return json_response(request, 201, organizations.organization(org, api.base_url(request)))
 
 
@@ -176,7 +174,7 @@ def organization_detail(api: ApiContext, request: Request, org: str) -> bytes:
 def update_organization(api: ApiContext, request: Request, org: str) -> bytes:
     found = api.org(request, org)
     raw = read_json_object(request)
-    if raw.get("codecovAccess"):
+    if raw.get("codecovAccess"):  # the raw value, before validation, as Sentry's put() tests it
         raise ApiError(403, "A paid plan is required to enable this feature.")
     fields = ORG_OWNER_PUT if "org:admin" in api.viewer(request).scopes else ORG_PUT
     body = validate(raw, fields, partial=True)

@@ -21,6 +21,7 @@ from sentry_daemon.http.params import query_arg, read_json_object
 from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.http.validation import Field, validate
 from sentry_daemon.serializers.project_keys import BROWSER_SDK_VERSIONS, LOADER_DEFAULTS, project_key
+from sentry_daemon.store.organizations import KEEP
 from sentry_daemon.store.records import Project, ProjectKey
 
 _HEX32 = re.compile(r"^[a-f0-9]{32}$")
@@ -125,18 +126,16 @@ def update_key(api: ApiContext, request: Request, org: str, project: str, key_id
     and ``rateLimit`` null (or missing a count or window) removes the limit."""
     key = _key(api, api.project(request, org, project), key_id)
     body = validate(read_json_object(request), KEY_PUT, partial=True)
-    if body.get("name"):
-        key.label = body["name"]
-    key.browser_sdk_version = body.get("browserSdkVersion")
-    key.loader_options.update(body.get("dynamicSdkLoaderOptions") or {})
-    if "isActive" in body:
-        key.is_active = body["isActive"]
+    rate_limit: Any = KEEP
     if "rateLimit" in body:
         limit = body["rateLimit"]
         if limit is None or (limit and (limit.get("count") is None or limit.get("window") is None)):
-            key.rate_limit = None
+            rate_limit = None
         elif limit:
-            key.rate_limit = _rate_limit(limit)
+            rate_limit = _rate_limit(limit)
+    api.store.orgs.update_key(key, browser_sdk_version=body.get("browserSdkVersion"),
+                              loader_options=body.get("dynamicSdkLoaderOptions") or {},
+                              label=body.get("name") or None, is_active=body.get("isActive"), rate_limit=rate_limit)
     return json_response(request, 200, project_key(key, api.base_url(request)))
 
 

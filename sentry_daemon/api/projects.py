@@ -18,7 +18,9 @@ from sentry_daemon.api import permissions
 from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import contains_text, match_tokens, query_arg, query_args, query_tokens, read_json_object
+from sentry_daemon.http.params import (
+    contains_text, match_tokens, parse_int, query_arg, query_args, query_tokens, read_json_object,
+)
 from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.http.validation import Field, ValidationError, validate
 from sentry_daemon.serializers import projects
@@ -131,7 +133,8 @@ def stats_period(request: Request, allowed: tuple[str, ...]) -> str | None:
 
 
 def add_stats(api: ApiContext, rows: list[Project], bodies: list[dict[str, Any]], period: str | None) -> None:
-    """``stats``: the project's error events per bucket, oldest first (``[timestamp, count]``)."""
+    """``stats``: the project's error events per bucket, oldest first (``[timestamp, count]``),
+    as ``TSDBModel.project`` counts them (transactions and feedback are not among them)."""
     if period not in STATS_PERIODS:
         return
     count, width = STATS_PERIODS[period]
@@ -139,11 +142,8 @@ def add_stats(api: ApiContext, rows: list[Project], bodies: list[dict[str, Any]]
     last = now - now % width
     first = last - (count - 1) * width
     for project, body in zip(rows, bodies):
-        buckets = dict.fromkeys(range(first, last + width, width), 0)
-        for event in api.store.project_events(project):
-            if event.type != "transaction" and first <= event.time < last + width:
-                buckets[int(event.time) - int(event.time) % width] += 1
-        body["stats"] = [[when, n] for when, n in buckets.items()]
+        counts = api.store.error_counts.by_slot(project.id, first, last + width, width)
+        body["stats"] = [[when, counts.get(when, 0)] for when in range(first, last + width, width)]
 
 
 def requested_projects(api: ApiContext, request: Request, org: Organization) -> list[Project]:
@@ -154,7 +154,7 @@ def requested_projects(api: ApiContext, request: Request, org: Organization) -> 
     if wanted:
         if "-1" in wanted:
             return rows
-        if not all(ident.isdigit() for ident in wanted):
+        if any(parse_int(ident) is None for ident in wanted):
             raise ApiError(400, "Invalid project parameter. Values must be numbers.")
         chosen = [p for p in rows if str(p.id) in wanted]
         if len(chosen) != len(set(wanted)):
@@ -195,7 +195,7 @@ def org_projects(api: ApiContext, request: Request, org: str) -> bytes:
     period = stats_period(request, ORG_PERIODS)
     viewer = api.viewer(request)
     tokens = query_tokens(query_arg(request, "query") or "")
-    if not all(v.isdigit() for v in tokens.get("id", [])):
+    if any(parse_int(v) is None for v in tokens.get("id", [])):
         raise ListParamError("All 'id' values must be integers.")
     rows = [p for p in api.store.org_projects(found) if (viewer.user_id is not None or p.team is not None)
             and _matches(tokens, p, viewer)]

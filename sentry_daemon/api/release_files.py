@@ -19,7 +19,7 @@ from sentry_daemon.api.permissions import DENIED
 from sentry_daemon.api.releases import ORG_RELEASES, PROJECT_RELEASES, project_release_of, release_of
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import query_args, read_json_object
+from sentry_daemon.http.params import parse_int, query_args, read_json_object
 from sentry_daemon.http.responses import bytes_response, empty_response, json_response
 from sentry_daemon.http.validation import Field, validate
 from sentry_daemon.ingest.multipart import form_parts
@@ -75,7 +75,8 @@ def _upload(api: ApiContext, request: Request, release: Release) -> bytes:
 
 
 def _file(release: Release, file_id: str) -> ReleaseFile:
-    found = release.files.get(int(file_id)) if file_id.isdigit() else None
+    number = parse_int(file_id)
+    found = release.files.get(number) if number is not None else None
     if found is None:
         raise not_found()
     return found
@@ -97,7 +98,7 @@ def _get(api: ApiContext, request: Request, release: Release, file_id: str) -> b
 
 
 def _rename(api: ApiContext, request: Request, release: Release, file_id: str) -> bytes:
-    if not file_id.lstrip("-").isdigit():
+    if parse_int(file_id, signed=True) is None:
         raise ApiError(400, "Can only update release files with integer IDs")
     found = _file(release, file_id)
     api.store.releases.rename_file(found, validate(read_json_object(request), RENAME)["name"])

@@ -20,9 +20,10 @@ from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.api.permissions import DENIED
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import query_arg, query_args, read_json_object
+from sentry_daemon.http.params import parse_int, query_arg, query_args, read_json_object
 from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.http.validation import Field, ValidationError, validate
+from sentry_daemon.search.glob import Glob
 from sentry_daemon.serializers import releases as release_serializers
 from sentry_daemon.store import versions
 from sentry_daemon.store.records import Conflict, Organization, Project, Release, User
@@ -35,8 +36,9 @@ MAX_COMMIT_LENGTH = 64
 # Sentry's BAD_RELEASE_CHARS
 _BAD_VERSION_CHARS = frozenset("\r\n\f\x0c\t/\\")
 _BAD_ENVIRONMENT = re.compile(r"[\n\r\f/]")
-_URL = re.compile(r"^(?:https?|ftps?)://[^\s/?#]+[^\s]*$", re.IGNORECASE)
-_RELEASE_SUFFIX = re.compile(r"^(.*)\s+\(([^)]+)\)\s*$")
+# DRF's URLField: Django's URLValidator, which refuses more than 2048 characters before it matches
+_URL = re.compile(r"^(?:https?|ftps?)://[^\s/?#]\S*$", re.IGNORECASE)
+MAX_URL_LENGTH = 2048
 SESSION_SORTS = frozenset({"crash_free_sessions", "crash_free_users", "sessions", "users", "sessions_24h", "users_24h"})
 
 
@@ -44,7 +46,9 @@ SESSION_SORTS = frozenset({"crash_free_sessions", "crash_free_users", "sessions"
 
 
 def _url(value: str) -> str | None:
-    return "Enter a valid URL." if value and not _URL.match(value) else None
+    if value and (len(value) > MAX_URL_LENGTH or not _URL.match(value)):
+        return "Enter a valid URL."
+    return None
 
 
 def _version(value: str) -> str | None:
@@ -175,10 +179,10 @@ def _selected_project_ids(api: ApiContext, request: Request, org: Organization) 
     wanted = query_args(request, "project")
     if not wanted or "-1" in wanted:
         return known
-    try:
-        ids = {int(value) for value in wanted}
-    except ValueError:
-        raise ApiError(400, "Invalid project parameter. Values must be numbers.") from None
+    numbers = [parse_int(value, signed=True) for value in wanted]
+    if any(n is None for n in numbers):
+        raise ApiError(400, "Invalid project parameter. Values must be numbers.")
+    ids = set(numbers)
     if not ids <= known:
         raise ApiError(403, DENIED)
     return ids
@@ -234,10 +238,11 @@ def _release_search(api: ApiContext, query: str, project_ids: set[int]) -> Calla
         elif key in ("release", "release.version"):
             if value == "latest":
                 latest = api.store.releases.latest(project_ids)
-                pattern = re.compile(re.escape(latest.version) if latest is not None else "(?!)")
+                wanted = latest.version if latest is not None else None
+                checks.append(lambda r, v=wanted, n=negated: (r.version == v) != n)
             else:
-                pattern = re.compile(".*".join(re.escape(part) for part in value.split("*")))
-            checks.append(lambda r, p=pattern, n=negated: bool(p.fullmatch(r.version)) != n)
+                glob = Glob.compile(value)
+                checks.append(lambda r, g=glob, n=negated: g.matches(r.version) != n)
         elif key == "finalized":
             if value in ("true", "false"):
                 checks.append(lambda r, want=value == "true": (r.date_released is not None) == want)
@@ -245,11 +250,32 @@ def _release_search(api: ApiContext, query: str, project_ids: set[int]) -> Calla
             raise ApiError(400, f"Invalid key for this search: {key}")
     if free_text:
         needles = [query.lower()]
-        suffix = _RELEASE_SUFFIX.match(query)
-        if suffix is not None:
-            needles.append(f"{suffix.group(1)}+{suffix.group(2)}".lower())
+        build = _with_build(query)
+        if build is not None:
+            needles.append(build.lower())
         checks.append(lambda r: any(n in r.version.lower() for n in needles))
     return lambda r: all(check(r) for check in checks)
+
+
+def _with_build(query: str) -> str | None:
+    """``1.0 (45)`` spelled as the version it shows, ``1.0+45``: what ``^(.*)\\s+\\(([^)]+)\\)\\s*$``
+    matches, found right to left without the regex's quadratic backtracking."""
+    text = query.rstrip()
+    if not text.endswith(")"):
+        return None
+    inner = text[:-1]
+    newline = inner.find("\n")  # the version (``.*``) stops at the first one
+    after_newline = len(inner) - len(inner[newline:].lstrip()) if newline >= 0 else -1
+    floor = inner.rfind(")")  # the build holds no ")"
+    at = inner.rfind("(", floor + 1)
+    while at > floor:
+        if at + 1 < len(inner) and at > 0 and inner[at - 1].isspace():
+            if newline < 0 or newline >= at - 1:
+                return f"{inner[:at - 1]}+{inner[at + 1:]}"
+            if at <= after_newline:  # only whitespace from the newline to the "("
+                return f"{inner[:newline]}+{inner[at + 1:]}"
+        at = inner.rfind("(", floor + 1, at)
+    return None
 
 
 def _in_environments(release: Release, project_ids: set[int], environments: set[str]) -> bool:
@@ -260,7 +286,7 @@ def _build_number(release: Release) -> int | None:
     """Sentry's ``build_number``: the version's build when it is a number (``app@1.0+45``)."""
     info = versions.parse_version(release.version)
     build = info.build if info is not None else None
-    return int(build) if build is not None and build.isdigit() else None
+    return parse_int(build)
 
 
 def _sort_key(sort: str) -> Callable[[Release], Any]:
@@ -327,7 +353,8 @@ def create_organization_release(api: ApiContext, request: Request, org: str) -> 
     by_id = {p.id: p for p in by_slug.values()}
     projects = []
     for ident in body["projects"]:
-        project = by_slug.get(ident) if isinstance(ident, str) else by_id.get(ident) if isinstance(ident, int) else None
+        project = by_slug.get(ident) if isinstance(ident, str) else (
+            by_id.get(ident) if isinstance(ident, int) and not isinstance(ident, bool) else None)
         if project is None:
             raise ValidationError({"projects": ["Invalid project ids or slugs"]})
         projects.append(project)

@@ -16,12 +16,11 @@ from sentry_daemon.api import permissions, stats_params
 from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.api.projects import requested_projects
 from sentry_daemon.http.errors import ApiError, not_found
-from sentry_daemon.http.params import query_arg, query_args
+from sentry_daemon.http.params import parse_int, query_arg, query_args
 from sentry_daemon.http.responses import json_response
 from sentry_daemon.serializers import stats
-from sentry_daemon.store.outcomes import FILTER_STATS, LEGACY_STATS, count_by_slot, legacy_counts, run_query
+from sentry_daemon.store.outcomes import FILTER_STATS, LEGACY_STATS, legacy_counts, run_query
 from sentry_daemon.store.records import Organization, Project
-from sentry_daemon.store.store import UNGROUPED_TYPES
 
 
 def _stats_projects(api: ApiContext, request: Request, org: Organization) -> frozenset[int] | None:
@@ -61,9 +60,8 @@ def _counts(api: ApiContext, stat: str, projects: list[Project], environment: st
     if stat == "forwarded":
         return {}
     if stat == "generated":
-        return {p.id: count_by_slot((e.time for e in api.store.project_events(p) if e.type not in UNGROUPED_TYPES
-                                     and (environment is None or e.environment == environment)),
-                                    series.start, series.end, series.rollup) for p in projects}
+        return {p.id: api.store.error_counts.by_slot(p.id, series.start, series.end, series.rollup, environment)
+                for p in projects}
     return legacy_counts(api.store.outcomes, stat, [p.id for p in projects], series.start, series.end,
                          series.rollup)
 
@@ -72,10 +70,11 @@ def _ids(request: Request, name: str) -> list[int] | None:
     values = query_args(request, name)
     if not values:
         return None
-    try:
-        return [int(v) for v in values]
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from None
+    numbers = [parse_int(v, signed=True) for v in values]
+    bad = next((v for v, n in zip(values, numbers) if n is None), None)
+    if bad is not None:
+        raise ApiError(400, f"invalid literal for int() with base 10: {bad!r}")
+    return numbers  # type: ignore[return-value]
 
 
 @endpoint("/api/0/projects/<org>/<project>/stats/", methods=["GET"], permission=permissions.PROJECT_STATS)

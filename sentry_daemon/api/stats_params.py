@@ -21,7 +21,7 @@ from twisted.web.server import Request
 
 from sentry_daemon.api.issue_params import DEFAULT_WINDOW, parse_period, window
 from sentry_daemon.http.errors import ApiError
-from sentry_daemon.http.params import query_arg, query_args
+from sentry_daemon.http.params import parse_int, query_arg, query_args
 from sentry_daemon.store.outcomes import CATEGORIES, ERROR_CATEGORIES, OUTCOMES, OutcomeQuery
 from sentry_daemon.store.records import Project
 
@@ -163,7 +163,10 @@ def _resolution(text: str) -> int:
     units = {"h": HOUR, "d": DAY, "m": MINUTE, "s": 1}
     if not text or text[-1] not in units:
         raise ValueError(text)
-    return int(text[:-1]) * units[text[-1]]
+    number = parse_int(text[:-1])
+    if number is None:
+        raise ValueError(text)
+    return number * units[text[-1]]
 
 
 def _timestamp(request: Request, name: str, message: str) -> float | None:

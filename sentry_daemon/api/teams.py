@@ -16,7 +16,9 @@ from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.api.projects import render
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.http.pagination import paginate
-from sentry_daemon.http.params import contains_text, match_tokens, query_arg, query_args, query_tokens, read_json_object
+from sentry_daemon.http.params import (
+    contains_text, match_tokens, parse_int, query_arg, query_args, query_tokens, read_json_object,
+)
 from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.http.validation import Field, ValidationError, validate
 from sentry_daemon.serializers import projects, teams
@@ -61,7 +63,7 @@ def org_teams(api: ApiContext, request: Request, org: str) -> bytes:
     """By slug; ``detailed=0`` leaves out each team's projects."""
     found = api.org(request, org)
     tokens = query_tokens(query_arg(request, "query") or "")
-    if any(not v.isdigit() for v in tokens.get("id", [])):
+    if any(parse_int(v) is None for v in tokens.get("id", [])):
         raise ApiError(400, "Invalid id value")
     rows = [t for t in api.store.orgs.org_teams(found) if _matches(tokens, t)]
     page, headers = paginate(request, rows, api.base_url(request))

@@ -22,7 +22,6 @@ from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.http.errors import ApiError, ErrorResponse
 from sentry_daemon.http.responses import bytes_response, empty_response, json_response
 from sentry_daemon.ingest.encoding import decode_body
-from sentry_daemon.ingest.limits import Limits
 from sentry_daemon.ingest.multipart import FormPart, form_parts
 from sentry_daemon.store.uploads import MAX_FILE_SIZE, Assembled, ChecksumMismatch
 
@@ -34,10 +33,6 @@ COMPRESSION = ("gzip",)
 DECODINGS = ("gzip", "zstd")
 ACCEPT = ("debug_files", "release_files", "pdbs", "sources", "bcsymbolmaps", "il2cpp", "portablepdbs",
           "artifact_bundles", "artifact_bundles_v2", "proguard", "preprod_artifacts", "dartsymbolmap")
-# Bodies of chunk POSTs may be as large as Relay lets them through (``max_api_chunk_upload_size``),
-# whatever ``--max-body`` says: they carry up to ``maxRequestSize`` of chunks.
-CHUNK_UPLOAD_PATH = re.compile(rb"^/api/0/organizations/[^/]+/chunk-upload/?$")
-CHUNK_UPLOAD_BODY_LIMIT = Limits().max_api_chunk_upload_size
 _CLI_VERSION = re.compile(r"^sentry-cli/(\d+)\.(\d+)\.(\d+)")
 
 

@@ -54,11 +54,12 @@ class Root(Resource):
         api: Resource,
         ingest: Resource,
         control: Resource,
-        direct: list[tuple[re.Pattern[bytes], bytes, DirectHandler]] | None = None,
+        direct: list[tuple[re.Pattern[bytes], bytes, DirectHandler, str]] | None = None,
         mounts: Sequence[tuple[bytes, Resource]] = (),
         guard: Guard | None = None,
     ) -> None:
-        """``mounts``: (path prefix, resource) for the front doors that are not Sentry's own
+        """``direct``: (path pattern, method, handler, route template); ``mounts``: (path prefix,
+        resource) for the front doors that are not Sentry's own
         (``/v1/ingest``), matched before the ingest routes; ``guard``: what every web-API and
         ingest request goes through first (injected faults)."""
         super().__init__()
@@ -86,8 +87,9 @@ class Root(Resource):
         return self._control.render(request)
 
     def _render_ingest(self, request: Request, path: bytes) -> bytes | int:
-        for pattern, method, handler in self._direct:
+        for pattern, method, handler, template in self._direct:
             match = pattern.match(path)
             if match and request.method == method:
+                request.route = template  # type: ignore[attr-defined]  (as ``http.routing`` sets it)
                 return render_direct(request, handler, match.group(1).decode())
         return self._ingest.render(request)

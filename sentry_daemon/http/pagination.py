@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from twisted.web.server import Request
 
 from sentry_daemon.http.errors import ApiError
+from sentry_daemon.http.params import parse_int
 
 T = TypeVar("T")
 
@@ -22,10 +23,9 @@ def _page_size(request: Request, param: str, default: int) -> int:
     raw = request.args.get(param.encode())
     if not raw:
         return default
-    try:
-        size = int(raw[0])
-    except ValueError:
-        raise ApiError(400, f"Invalid {param} parameter.") from None
+    size = parse_int(raw[0], signed=True)
+    if size is None:
+        raise ApiError(400, f"Invalid {param} parameter.")
     if size > MAX_PER_PAGE:
         raise ApiError(400, f"Invalid {param} value. Cannot exceed {MAX_PER_PAGE}.")
     if size < 1:

@@ -27,6 +27,23 @@ def read_json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+MAX_DIGITS = 1000  # more is no id or count (and ``int`` refuses 4300 digits)
+
+
+def parse_int(text: str | bytes | None, signed: bool = False) -> int | None:
+    """An id or number as a path segment or query argument spells it: ASCII digits (a leading
+    ``-`` too when ``signed``), else None. ``str.isdigit`` takes ``²``, which ``int`` refuses, and
+    ``int`` takes ``١``, `` 1 ``, ``1_0`` and ``+1``, which are no ids."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    if not text:
+        return None
+    digits = text[1:] if signed and text[0] == "-" else text
+    if len(digits) > MAX_DIGITS or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(text)
+
+
 def query_arg(request: Request, name: str, default: str | None = None) -> str | None:
     values = request.args.get(name.encode())
     return values[0].decode("utf-8", "replace") if values else default

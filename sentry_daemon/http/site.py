@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from typing import Any, Callable, Protocol, Sequence
 
 from twisted.logger import Logger
@@ -31,11 +32,13 @@ class RequestTracker(Protocol):
 
 
 class LimitedRequest(Request):
-    """A request whose body may not exceed ``site.max_body`` bytes (or its path's larger limit)."""
+    """A request whose body may not exceed ``site.max_body`` bytes (or its path's own limit)."""
 
     _too_large = False
     _tracked = False
     _body_limit: int | None = None
+    route: str | None = None  # the template of the route that answered (``http.routing``)
+    started = 0.0  # ``time.perf_counter()`` when the headers were in: a duration, not a date
 
     def _limit(self) -> int:
         """Decided once, when the headers are in: the channel still holds the request target then."""
@@ -53,6 +56,7 @@ class LimitedRequest(Request):
             old.close()
 
     def gotLength(self, length: int | None) -> None:
+        self.started = time.perf_counter()
         self._track()
         super().gotLength(length)
         limit = self._limit()
@@ -138,6 +142,16 @@ class SentryChannel(HTTPChannel):
         )
         self.loseConnection()
 
+    def timeoutConnection(self) -> None:
+        """An idle connection (``--idle-timeout``) is closed as Twisted closes it, counted instead
+        of logged: every SDK's pooled keep-alive connection ends this way, one line each."""
+        site = getattr(self, "site", None)
+        if site is not None:
+            site.idle_closed += 1
+        if self.abortTimeout is not None:
+            self._abortingCall = self.callLater(self.abortTimeout, self.forceAbortClient)
+        self.loseConnection()
+
 
 class SentrySite(Site):
     """The site every request of the daemon goes through; no tracebacks ever reach a client."""
@@ -147,6 +161,7 @@ class SentrySite(Site):
 
     displayTracebacks = False
     _logger = Logger()
+    idle_closed = 0  # connections closed for idling (``SentryChannel.timeoutConnection``)
 
     def __init__(
         self,
@@ -156,33 +171,41 @@ class SentrySite(Site):
         tracker: RequestTracker | None = None,
         reactor: Any = None,
         log_requests: bool = False,
-        larger_bodies: Sequence[tuple[re.Pattern[bytes], int]] = (),
+        path_limits: Sequence[tuple[re.Pattern[bytes], int]] = (),
         capped_bodies: Sequence[tuple[re.Pattern[bytes], int, dict[str, Any]]] = (),
         on_too_large: Callable[[Request, dict[str, Any]], None] | None = None,
+        idle_timeout: float | None = None,
+        on_finished: Callable[[Request], None] | None = None,
     ) -> None:
-        """``larger_bodies``: (path pattern, limit) for routes whose bodies may exceed ``max_body``;
-        ``capped_bodies``: (path pattern, limit, 413 body) for routes of an API with a smaller cap
-        and its own error shape (never more than ``max_body`` either); ``on_too_large``: told of
-        each such 413 and its body (the near-miss journal)."""
+        """``path_limits``: (path pattern, limit) for routes with a limit of their own, above or
+        below ``max_body`` (the first pattern that matches decides); ``capped_bodies``: (path
+        pattern, limit, 413 body) for routes of an API with a smaller cap and its own error shape
+        (never more than ``max_body`` either); ``on_too_large``: told of
+        each such 413 and its body (the near-miss journal); ``idle_timeout``: seconds a connection
+        may send nothing, between requests or within one, before it is closed (None: never; a
+        response being written is never cut); ``on_finished``: told of each request answered
+        (the metrics)."""
         # Form bodies are never parsed eagerly: ingest reads raw bytes and parses multipart itself
         # (Twisted would answer a malformed one with a bare 400 and a disconnect).
-        super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor, parsePOSTFormSubmission=False)
+        super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor, parsePOSTFormSubmission=False,
+                         timeout=idle_timeout or None)
         self.max_body = max_body
-        self.larger_bodies = tuple(larger_bodies)
+        self.path_limits = tuple(path_limits)
         self.capped_bodies = tuple(capped_bodies)
         self.on_too_large = on_too_large
         self.tracker = tracker
         self._log_requests = log_requests
+        self._on_finished = on_finished
 
     def body_limit(self, target: bytes | None) -> int:
         """The largest body a request for ``target`` may send (0: no limit)."""
         capped = self._capped(target)
         if capped is not None:
             return min(capped[1], self.max_body) if self.max_body else capped[1]
-        if self.max_body and target:
+        if target:
             path = target.split(b"?", 1)[0]
-            for pattern, limit in self.larger_bodies:
-                if limit > self.max_body and pattern.match(path):
+            for pattern, limit in self.path_limits:
+                if pattern.match(path):
                     return limit
         return self.max_body
 
@@ -200,6 +223,9 @@ class SentrySite(Site):
         return capped[2] if capped is not None else None
 
     def log(self, request: Request) -> None:  # type: ignore[override]
+        """Twisted's access log, called once a response is complete."""
+        if self._on_finished is not None:
+            self._on_finished(request)
         if self._log_requests:
             self._logger.info(
                 "{method} {uri} {code}",
@@ -210,12 +236,59 @@ class SentrySite(Site):
 
 
 class ConnectionTracker(WrappingFactory):
-    """Knows every open connection, so a graceful stop can close them once their responses are out."""
+    """Knows every open connection, so a graceful stop can close them once their responses are out,
+    and refuses connections beyond ``max_connections`` (closed as soon as accepted) until some close.
 
-    def __init__(self, site: Site, on_close: Callable[[], None]) -> None:
+    The cap keeps descriptors free below the process's limit for what the connections already
+    open need (request bodies spooled to temporary files, the log, transform workers): out of
+    descriptors, the daemon keeps serving them and refuses the newcomers (see
+    :func:`default_max_connections`). The first refusal is logged, and the recovery once the
+    connections are a tenth below the cap, not each one. Without a cap, Twisted's ``tcp.Port``
+    meets ``EMFILE`` with its reserved descriptor (accept, close, reserve again) and does not spin
+    on the listening socket (``tests/test_fd_limit.py``).
+    """
+
+    _log = Logger()
+
+    def __init__(self, site: Site, on_close: Callable[[], None], max_connections: int | None = None) -> None:
         super().__init__(site)
         self._on_close = on_close
+        self.max_connections = max_connections
+        self.refused = 0
+        self._refusing = False
+
+    def buildProtocol(self, addr: Any) -> Any:
+        if self.max_connections is not None and len(self.protocols) >= self.max_connections:
+            self.refused += 1
+            if not self._refusing:
+                self._refusing = True
+                self._log.warn("{count} connections open, the most allowed (--max-connections): refusing new "
+                               "ones until some close", count=len(self.protocols))
+            return None
+        return super().buildProtocol(addr)
 
     def unregisterProtocol(self, protocol: Any) -> None:
         super().unregisterProtocol(protocol)
+        # a tenth below the cap before saying so: a host at its limit does not log every close
+        if self._refusing and len(self.protocols) <= self.max_connections * 9 // 10:
+            self._refusing = False
+            self._log.info("accepting connections again ({count} refused so far)", count=self.refused)
         self._on_close()
+
+
+# Descriptors kept free beyond the connections: at least this many, and an eighth of the limit.
+SPARE_DESCRIPTORS = 32
+
+
+def default_max_connections(soft_limit: int | None = None) -> int | None:
+    """The connections the descriptor limit (``RLIMIT_NOFILE``'s soft limit) leaves room for,
+    keeping ``max(32, limit / 8)`` descriptors spare; None when there is no limit to speak of."""
+    if soft_limit is None:
+        try:
+            import resource
+        except ImportError:  # not a POSIX system
+            return None
+        soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft_limit < 0 or soft_limit >= 1 << 30:  # RLIM_INFINITY
+        return None
+    return max(1, soft_limit - max(SPARE_DESCRIPTORS, soft_limit // 8))

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 from twisted.web.server import Request
 
 from sentry_daemon.http.errors import ApiError
+from sentry_daemon.http.params import parse_int
 from sentry_daemon.store.records import Project
 from sentry_daemon.store.store import Store
 
@@ -47,7 +48,8 @@ def _from_pairs(pairs: dict[str, str], source: str) -> IngestAuth:
     version = pairs.get("sentry_version")
     if version:
         major = version.split(".", 1)[0]
-        if major.isdigit() and int(major) > MAX_PROTOCOL_VERSION:
+        number = parse_int(major)
+        if number is not None and number > MAX_PROTOCOL_VERSION:
             raise ApiError(400, f"unsupported protocol version ({major})")
     return IngestAuth(key, source, pairs.get("sentry_secret"), version, pairs.get("sentry_client"))
 
@@ -111,7 +113,7 @@ def parse_dsn(dsn: str) -> Dsn:
     except ValueError:
         raise ApiError(401, "bad envelope authentication header") from None
     project_id = parts.path.rstrip("/").rpartition("/")[2]
-    if parts.scheme not in ("http", "https") or not parts.username or not project_id.isdigit():
+    if parts.scheme not in ("http", "https") or not parts.username or parse_int(project_id) is None:
         raise ApiError(401, "bad envelope authentication header")
     return Dsn(parts.username, project_id)
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 from twisted.web.server import Request
 
 from sentry_daemon.http.errors import ApiError
+from sentry_daemon.http.params import parse_int
 from sentry_daemon.ingest.auth import IngestAuth, IngestRejected, request_ingest_auth
 from sentry_daemon.store.journal import BODY_HEAD
 from sentry_daemon.store.store import Store
@@ -36,7 +37,7 @@ def ingest_target(path: bytes) -> tuple[str, int | None] | None:
     if match is None:
         return None
     raw_id, name = match.groups()
-    project_id = int(raw_id) if raw_id.isdigit() and len(raw_id) <= 18 else None
+    project_id = parse_int(raw_id) if len(raw_id) <= 18 else None
     return _ENDPOINT_NAMES.get(name, name.decode()), project_id
 
 
@@ -135,7 +136,7 @@ def body_of(request: Request) -> tuple[bytes, int | None]:
 
 def _content_length(request: Request) -> int | None:
     value = request.getHeader(b"content-length")
-    return int(value) if value is not None and value.isdigit() else None
+    return parse_int(value)
 
 
 def _header(request: Request, name: bytes) -> str | None:

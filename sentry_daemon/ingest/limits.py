@@ -17,13 +17,14 @@ internal gets a zero limit as Relay's defensive ``empty`` bucket does.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.ingest.envelope import Envelope, Item
 
-__all__ = ["Limits", "Overflow", "check_envelope_limits", "overflow_error"]
+__all__ = ["Limits", "Overflow", "check_envelope_limits", "overflow_error", "web_api_body_limits"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -63,6 +64,22 @@ class Limits:
     def buckets(self) -> dict[str, tuple[int, int, int]]:
         """:func:`_bucket_limits`, built once: every envelope is checked against the same table."""
         return _bucket_limits(self)
+
+
+# Relay's forward endpoint (``relay-server/src/endpoints/forward.rs``, ``get_limit_for_path``): the
+# web API's bodies are limited by path, whatever the envelope limit is.
+CHUNK_UPLOAD_PATH = re.compile(rb"^/api/0/organizations/[^/]+/chunk-upload/?$")
+FILE_UPLOAD_PATH = re.compile(rb"^/api/0/projects/[^/]+/[^/]+/releases/[^/]+/(?:files|dsyms)/?$")
+WEB_API_PATH = re.compile(rb"^/api/0/")
+
+
+def web_api_body_limits(limits: Limits) -> list[tuple[re.Pattern[bytes], int]]:
+    """(path pattern, body limit), first match wins: chunk uploads ``max_api_chunk_upload_size``,
+    a project's release file (and legacy dSYM) uploads ``max_api_file_upload_size``, every other
+    ``/api/0/`` body ``max_api_payload_size``."""
+    return [(CHUNK_UPLOAD_PATH, limits.max_api_chunk_upload_size),
+            (FILE_UPLOAD_PATH, limits.max_api_file_upload_size),
+            (WEB_API_PATH, limits.max_api_payload_size)]
 
 
 _EVENT_TYPES = frozenset(

@@ -37,7 +37,11 @@ class FormPart:
     data: bytes
 
     def text(self) -> str:
-        return self.data.decode(self.charset or "utf-8", "replace")
+        """The field's text in its charset; one Python has no text codec for reads as UTF-8."""
+        try:
+            return self.data.decode(self.charset or "utf-8", "replace")
+        except (LookupError, ValueError):  # ValueError: UnicodeError, or a NUL in the name
+            return self.data.decode("utf-8", "replace")
 
 
 def _boundary(content_type: str) -> bytes:
@@ -51,6 +55,12 @@ def _boundary(content_type: str) -> bytes:
 
 def _cut_off() -> ApiError:
     return ApiError(400, "invalid multipart data", ["unexpected end of multipart body"])
+
+
+# A part's header lines: a few hundred bytes from any client. A part without the blank line that
+# ends them would otherwise hand its whole body (megabytes) to the email parser as "headers".
+MAX_PART_HEADERS = 16 * 1024
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 
 
 def form_parts(body: bytes, content_type: str) -> list[FormPart]:
@@ -76,13 +86,15 @@ def form_parts(body: bytes, content_type: str) -> list[FormPart]:
         next_delimiter = _next_delimiter(body, b"\n" + delimiter, start)
         end = next_delimiter - 1 if body[next_delimiter - 1:next_delimiter] == b"\r" else next_delimiter
         raw = body[start:max(start, end)]
-        split = re.search(rb"\r?\n\r?\n", raw)
+        split = _BLANK_LINE.search(raw, 0, MAX_PART_HEADERS + 4)
         if raw.startswith((b"\r\n", b"\n")):
             head, content = b"", raw[2 if raw.startswith(b"\r") else 1:]
         elif split is None:
             head, content = raw, b""
         else:
             head, content = raw[:split.start()], raw[split.end():]
+        if len(head) > MAX_PART_HEADERS:
+            raise ApiError(400, "invalid multipart data", ["multipart part headers too large"])
         headers = parser.parsebytes(head + b"\r\n\r\n", headersonly=True)
         name = headers.get_param("name", header="content-disposition")
         if name:
@@ -112,7 +124,10 @@ def _decoded(content: bytes, transfer_encoding: str | None) -> bytes:
     """A part's bytes with a ``Content-Transfer-Encoding`` undone (browsers and SDKs send none)."""
     encoding = (transfer_encoding or "").strip().lower()
     if encoding == "base64":
-        return binascii.a2b_base64(content)
+        try:
+            return binascii.a2b_base64(content)
+        except binascii.Error:
+            raise ApiError(400, "invalid multipart data", ["invalid base64 in a part"]) from None
     if encoding == "quoted-printable":
         return quopri.decodestring(content)
     return content

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 
-from klein import Klein
 from twisted.web.server import Request
 
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ErrorResponse
 from sentry_daemon.http.responses import empty_response, json_response
+from sentry_daemon.http.routing import Klein
 from sentry_daemon.ingest.open_sentry_events import Sender, keep_batch
 from sentry_daemon.ingest.open_sentry_schema import InvalidBatch, parse_batch, parse_json
 from sentry_daemon.store.records import ProjectKey

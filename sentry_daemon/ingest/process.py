@@ -87,6 +87,7 @@ def accept_envelope(store: Store, project: Project, envelope: Envelope, raw: byt
     if event_id is None and any(item.requires_event for item in envelope.items):
         event_id = uuid.uuid4().hex
     process_envelope(store, project, envelope, record, context, event_id)
+    store.retention.enforce()  # the oldest make room; never this envelope (``store.retention``)
     return record, event_id
 
 

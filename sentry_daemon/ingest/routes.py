@@ -11,12 +11,13 @@ import re
 import uuid
 from typing import Any, Callable
 
-from klein import Klein
 from twisted.web.server import Request
 
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError
+from sentry_daemon.http.params import parse_int
 from sentry_daemon.http.responses import empty_response, json_bytes_response, json_response
+from sentry_daemon.http.routing import Klein
 from sentry_daemon.ingest.auth import (
     IngestAuth,
     authorize_ingest,
@@ -78,20 +79,22 @@ class IngestRoutes:
         self.limits = config.limits
         self.base_url = base_url
 
-    def direct_routes(self) -> list[tuple[re.Pattern[bytes], bytes, Callable[[Request, str], bytes]]]:
-        """The hot POST routes, for ``web.Root`` to call without Klein (same handlers)."""
+    def direct_routes(self) -> list[tuple[re.Pattern[bytes], bytes, Callable[[Request, str], bytes], str]]:
+        """The hot POST routes, for ``web.Root`` to call without Klein (same handlers), each with
+        the template its Klein route has (``http.routing``)."""
         return [
-            (re.compile(rb"(?:/.*)?/api/([^/]+)/envelope/?$"), b"POST", self.envelope),
-            (re.compile(rb"(?:/.*)?/api/([^/]+)/store/?$"), b"POST", self.store_event),
+            (re.compile(rb"(?:/.*)?/api/([^/]+)/envelope/?$"), b"POST", self.envelope, "/api/{project_id}/envelope/"),
+            (re.compile(rb"(?:/.*)?/api/([^/]+)/store/?$"), b"POST", self.store_event, "/api/{project_id}/store/"),
         ]
 
     # --- the shared steps ------------------------------------------------------------------
 
     @staticmethod
     def _project_id(project_id: str) -> int:
-        if not project_id.isdigit() or len(project_id) > 18:
+        number = parse_int(project_id) if len(project_id) <= 18 else None
+        if number is None:
             raise ApiError(400, "bad project path parameter")
-        return int(project_id)
+        return number
 
     def _require_auth(self, auth: IngestAuth | None, body: bytes | None = None) -> None:
         """Strict mode answers a request without credentials 401 before looking at its body, as

@@ -24,6 +24,8 @@ from parsimonious.exceptions import IncompleteParseError, ParseError, Visitation
 from parsimonious.grammar import Grammar
 from parsimonious.nodes import Node, NodeVisitor
 
+from sentry_daemon.search.glob import Glob
+
 GRAMMAR = Grammar(r"""
 search               = spaces term*
 term                 = (boolean_operator / paren_group / filter / free_text) spaces
@@ -128,19 +130,9 @@ class SearchValue:
         return text.replace("\\*", "*")
 
     @staticmethod
-    def wildcard_regex(text: str, anchored: bool = True) -> re.Pattern[str]:
+    def wildcard(text: str, anchored: bool = True) -> Glob:
         """``*`` is any run of characters, ``\\x`` is a literal ``x``; case-insensitive, as Sentry's."""
-        out, i = [], 0
-        while i < len(text):
-            char = text[i]
-            if char == "\\" and i + 1 < len(text):
-                out.append(re.escape(text[i + 1]))
-                i += 2
-                continue
-            out.append(".*" if char == "*" else re.escape(char))
-            i += 1
-        body = "".join(out)
-        return re.compile(f"^{body}$" if anchored else body, re.IGNORECASE | re.DOTALL)
+        return Glob.compile(text, escapes=True, anchored=anchored, ignore_case=True)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
+from sentry_daemon.http.params import parse_int
 from sentry_daemon.search.event_document import FIELD_KEYS, TAG_KEYS, UNINDEXED_FIELDS
 from sentry_daemon.search.grammar import (
     InvalidSearchQuery,
@@ -176,8 +177,8 @@ def _text_matcher(key: str, value: Any) -> Callable[[list[str]], bool]:
     """Does any of an event's values for ``key`` equal (or match the wildcard) ``value``?"""
     if key == "message":
         if SearchValue.is_wildcard(value):
-            regex = SearchValue.wildcard_regex(value, anchored=False)
-            return lambda values: any(regex.search(v) for v in values)
+            glob = SearchValue.wildcard(value, anchored=False)
+            return lambda values: any(glob.matches(v) for v in values)
         needle = SearchValue.literal(str(value)).lower()
         if not needle:
             return lambda values: not values or values == [""]
@@ -185,8 +186,8 @@ def _text_matcher(key: str, value: Any) -> Callable[[list[str]], bool]:
     if value == "":
         return lambda values: not values or all(v == "" for v in values)
     if SearchValue.is_wildcard(value):
-        regex = SearchValue.wildcard_regex(value)
-        return lambda values: any(regex.match(v) for v in values)
+        glob = SearchValue.wildcard(value)
+        return lambda values: any(glob.matches(v) for v in values)
     literal = SearchValue.literal(str(value))
     return lambda values: literal in values
 
@@ -300,8 +301,9 @@ def _issue_check(search_filter: SearchFilter, context: SearchContext) -> IssuePr
     if key in ("issue", "issue.id"):
         ids = set()
         for value in values:
-            if key == "issue.id" or (isinstance(value, str) and value.isdigit()):
-                ids.add(int(float(value)))
+            number = parse_int(value) if isinstance(value, str) else None
+            if key == "issue.id" or number is not None:
+                ids.add(number if number is not None else int(float(value)))
             elif value != "unknown":
                 found = context.issue_by_short_id(str(value))
                 ids.add(found.id if found is not None else 0)

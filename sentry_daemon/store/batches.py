@@ -36,6 +36,10 @@ class BatchStore:
     def of_project(self, project_id: int | None = None) -> list[Batch]:
         return [b for b in self._batches.values() if project_id is None or b.project.id == project_id]
 
+    def forget(self, batch_id: str) -> None:
+        """Retention evicted the batch's last envelope (``store.retention``)."""
+        self._batches.pop(batch_id, None)
+
     def forget_projects(self, project_ids: set[int]) -> None:
         """Removed projects' batches go with them (a tenant removed, ``store.tenants``)."""
         for key in [k for k, b in self._batches.items() if b.project.id in project_ids]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,13 @@ INVALID = "the bundle is invalid"
 
 class InvalidBundle(ValueError):
     pass
+
+
+# What reading a zip member can raise besides its bytes: a bad archive or CRC (BadZipFile), broken
+# deflate data (zlib.error), a compression or encryption zipfile does not do (NotImplementedError,
+# RuntimeError), a truncated file (EOFError, OSError); RecursionError: a manifest nested too deep.
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, KeyError, ValueError,
+               OSError, EOFError)
 
 
 @dataclass
@@ -63,7 +71,7 @@ def open_bundle(data: bytes) -> BundleContents:
             if not isinstance(entries, dict):
                 raise InvalidBundle(INVALID)
             sizes = {info.filename: info.file_size for info in archive.infolist()}
-    except (zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError, OSError, EOFError):
+    except _UNREADABLE:
         raise InvalidBundle(INVALID) from None
     files = []
     for path, info in entries.items():
@@ -76,6 +84,10 @@ def open_bundle(data: bytes) -> BundleContents:
 
 
 def read_file(data: bytes, path: str) -> bytes:
-    """One file's bytes out of a stored bundle."""
+    """One file's bytes out of a stored bundle; ``KeyError`` when it has none by that path or its
+    bytes cannot be read back (a bad CRC, broken deflate data, a compression zipfile lacks)."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return archive.read(path)
+        try:
+            return archive.read(path)
+        except _UNREADABLE:
+            raise KeyError(path) from None

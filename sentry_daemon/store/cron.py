@@ -108,23 +108,35 @@ def _interval_before(start: datetime, count: int, unit: str, before: datetime) -
 
 
 def next_fire(schedule_type: str, schedule: str | list, after: float, tz_name: str | None) -> float:
-    """Unix seconds of the schedule's next time after ``after``, in the timezone ``tz_name``."""
-    local = datetime.fromtimestamp(after, zone(tz_name))
-    if schedule_type == "crontab":
-        assert isinstance(schedule, str)
-        return _crontab(schedule, local).timestamp()
-    count, unit = schedule
-    return _interval_after(local, count, unit, local).replace(second=0, microsecond=0).timestamp()
+    """Unix seconds of the schedule's next time after ``after``, in the timezone ``tz_name``;
+    ``InvalidSchedule`` when that is past what a datetime holds (``[100000, "year"]``)."""
+    try:
+        local = datetime.fromtimestamp(after, zone(tz_name))
+        if schedule_type == "crontab":
+            assert isinstance(schedule, str)
+            return _crontab(schedule, local).timestamp()
+        count, unit = schedule
+        return _interval_after(local, count, unit, local).replace(second=0, microsecond=0).timestamp()
+    except InvalidSchedule:
+        raise
+    except (OverflowError, ValueError) as exc:
+        raise InvalidSchedule(f"{schedule}: no time to fire at ({exc})") from None
 
 
 def prev_fire(schedule_type: str, schedule: str | list, start: float, before: float, tz_name: str | None) -> float:
     """Unix seconds of the schedule's last time before ``before``; an interval counts from
-    ``start`` (Sentry's ``get_prev_schedule``: the reference its clock tasks compute from)."""
-    tz = zone(tz_name)
-    until = datetime.fromtimestamp(before, tz)
-    if schedule_type == "crontab":
-        assert isinstance(schedule, str)
-        return _crontab(schedule, until, reverse=True).timestamp()
-    count, unit = schedule
-    first = datetime.fromtimestamp(start, tz)
-    return _interval_before(first, count, unit, until).replace(second=0, microsecond=0).timestamp()
+    ``start`` (Sentry's ``get_prev_schedule``: the reference its clock tasks compute from).
+    ``InvalidSchedule`` as for :func:`next_fire`."""
+    try:
+        tz = zone(tz_name)
+        until = datetime.fromtimestamp(before, tz)
+        if schedule_type == "crontab":
+            assert isinstance(schedule, str)
+            return _crontab(schedule, until, reverse=True).timestamp()
+        count, unit = schedule
+        first = datetime.fromtimestamp(start, tz)
+        return _interval_before(first, count, unit, until).replace(second=0, microsecond=0).timestamp()
+    except InvalidSchedule:
+        raise
+    except (OverflowError, ValueError) as exc:
+        raise InvalidSchedule(f"{schedule}: no time to fire at ({exc})") from None

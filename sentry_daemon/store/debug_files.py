@@ -16,7 +16,7 @@ import re
 import struct
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 # KNOWN_DIF_FORMATS (sentry.constants): the Content-Type each stored format gets
 CONTENT_TYPES = {"elf": "application/x-elf-binary"}
@@ -32,6 +32,8 @@ _SHT_PROGBITS, _SHT_SYMTAB, _SHT_NOTE, _SHT_DYNSYM, _SHT_MIPS_DWARF = 1, 2, 7, 1
 _NT_GNU_BUILD_ID = 3
 _SHF_COMPRESSED = 0x800
 _PAGE = 4096
+_MAX_NOTES = 4096  # notes read per file, in all its note segments and sections
+_MAX_NAME = 256  # bytes looked through for the end of a section name
 _DEBUG_ID = re.compile(r"^([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})"
                        r"(?:[-.]?([0-9a-f]{1,8}))?$")
 
@@ -116,30 +118,45 @@ class _Elf:
                 "entsize": entsize}
 
     def _name(self, table: dict[str, int], offset: int) -> str:
-        start = table["offset"] + offset
-        end = self.data.index(b"\0", start, table["offset"] + table["size"])
+        """A section's name, looked for in at most ``_MAX_NAME`` bytes (a longer one is cut: no
+        section symbolic looks for has such a name), so a name table without NULs costs each of
+        65535 sections little."""
+        start, limit = table["offset"] + offset, table["offset"] + table["size"]
+        end = self.data.find(b"\0", start, min(limit, start + _MAX_NAME))
+        if end < 0:
+            if limit <= start + _MAX_NAME:
+                raise ValueError("unterminated section name")
+            end = start + _MAX_NAME
         return self.data[start:end].decode("utf-8", "replace")
 
-    def _notes(self, offset: int, size: int, align: int) -> list[tuple[int, bytes, bytes]]:
-        notes, position, end = [], offset, offset + size
+    def _notes(self, offset: int, size: int, align: int, budget: list[int]) -> Iterator[tuple[int, bytes, bytes]]:
+        """The notes of one segment or section, read lazily; each note read takes one from ``budget``."""
+        position, end = offset, min(offset + size, len(self.data))
         align = 8 if align == 8 else 4
-        while position + 12 <= end:
+        while position + 12 <= end and budget[0] > 0:
+            budget[0] -= 1
             namesz, descsz, note_type = struct.unpack_from(f"{self.end}III", self.data, position)
             name_at = position + 12
             desc_at = name_at + -(-namesz // align) * align
-            notes.append((note_type, self.data[name_at:name_at + namesz], self.data[desc_at:desc_at + descsz]))
+            yield note_type, self.data[name_at:name_at + namesz], self.data[desc_at:desc_at + descsz]
             position = desc_at + -(-descsz // align) * align
-        return notes
 
     def build_id(self) -> bytes | None:
-        """The GNU build id, from the PT_NOTE segments first, then the ``.note.gnu.build-id`` section."""
+        """The GNU build id, from the PT_NOTE segments first, then the ``.note.gnu.build-id`` section.
+
+        Each (offset, size, alignment) is read once however many headers name it, and no more than
+        ``_MAX_NOTES`` notes in all: headers that all point at one run of zeros (12-byte empty notes)
+        cost one pass, not one per header. A real file has a handful of notes."""
         places = [(s["offset"], s["size"], s["align"]) for s in self.segments if s["type"] == _PT_NOTE]
         places += [(s["offset"], s["size"], 4) for s, name in zip(self.sections, self.names)
                    if s["type"] == _SHT_NOTE and name == ".note.gnu.build-id"]
-        for offset, size, align in places:
-            for note_type, name, desc in self._notes(offset, size, align):
+        budget = [_MAX_NOTES]
+        for offset, size, align in dict.fromkeys(places):
+            for note_type, name, desc in self._notes(offset, size, align, budget):
                 if note_type == _NT_GNU_BUILD_ID and name.rstrip(b"\0") == b"GNU":
                     return desc
+            if budget[0] <= 0:
+                break
         return None
 
     def section(self, wanted: str) -> bytes | None:
@@ -177,8 +194,7 @@ class _Elf:
             found.append("unwind")
         return sorted(found)
 
-    def debug_id(self) -> str:
-        build_id = self.build_id()
+    def debug_id(self, build_id: bytes | None) -> str:
         if build_id:
             return _uuid_text(build_id, self.little)
         text = self.section("text")
@@ -194,7 +210,7 @@ def _elf(data: bytes) -> DifInfo:
     try:
         elf = _Elf(data)
         build_id = elf.build_id()
-        return DifInfo("elf", elf.arch(), elf.debug_id(), build_id.hex() if build_id else None, elf.kind(),
+        return DifInfo("elf", elf.arch(), elf.debug_id(build_id), build_id.hex() if build_id else None, elf.kind(),
                        elf.features())
     except (struct.error, IndexError, ValueError):
         raise BadDif(INVALID_ELF) from None

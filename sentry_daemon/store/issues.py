@@ -197,10 +197,12 @@ class IssueStore:
         return found
 
     def of_project(self, project: Project) -> list[Issue]:
-        """A project's issues, found through its events (every issue has one), unsettled."""
-        by_id = self.by_id
-        ids = dict.fromkeys(e.group_id for e in self._store.project_events(project))
-        return [by_id[i] for i in ids if i in by_id]
+        """A project's issues, oldest first, unsettled: through its short ids, which outlive its
+        events (retention may have evicted them all); a merged issue's id answers with its parent."""
+        by_id, by_short_id, pid = self.by_id, self._by_short_id, project.id
+        found = (by_short_id.get((pid, n)) for n in range(1, project.next_short_id))
+        own = {i.id: i for i in found if i is not None and i.project is project and by_id.get(i.id) is i}
+        return list(own.values())
 
     def stats(self, issue: Issue, buckets: int, width: int) -> list[list[int]]:
         """``[[bucket_start, count], ...]`` over the last ``buckets`` periods of ``width`` seconds."""

@@ -30,6 +30,7 @@ Where the fake is lenient: Sentry refuses a check-in for an unknown slug without
 from __future__ import annotations
 
 import heapq
+import math
 import re
 import unicodedata
 import uuid
@@ -74,7 +75,7 @@ def _optional_int(config: dict[str, Any], name: str, low: int, high: int, errors
         return None
     try:
         number = int(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an infinite float
         errors[name] = ["A valid integer is required."]
         return None
     if name == "checkin_margin" and number == 0:
@@ -123,9 +124,11 @@ def _schedule(config: dict[str, Any]) -> tuple[str, str | list]:
     return "crontab", schedule
 
 
-def validate_config(config: Any) -> dict[str, Any]:
+def validate_config(config: Any, now: float | None = None) -> dict[str, Any]:
     """A check-in's ``monitor_config`` (the SDKs' ``{"schedule": {"type", "value", "unit"?}}`` or
-    Sentry's ``schedule_type`` + ``schedule``) as Sentry's ConfigValidator stores it."""
+    Sentry's ``schedule_type`` + ``schedule``) as Sentry's ConfigValidator stores it. With ``now``,
+    a schedule whose next time from ``now`` no datetime holds (``[100000, "year"]``) is refused
+    too: Sentry's consumer fails on it, and stored it would fail every later check-in."""
     if not isinstance(config, dict):
         raise InvalidConfig({"non_field_errors": ["Invalid data. Expected a dictionary."]})
     if not config.get("schedule"):
@@ -144,6 +147,11 @@ def validate_config(config: Any) -> dict[str, Any]:
     if errors:
         raise InvalidConfig(errors)
     cleaned["schedule_type"], cleaned["schedule"] = _schedule(config)
+    if now is not None:
+        try:
+            cron.next_fire(cleaned["schedule_type"], cleaned["schedule"], now, cleaned.get("timezone"))
+        except cron.InvalidSchedule:
+            raise InvalidConfig({"schedule": ["Schedule is invalid"]}) from None
     return cleaned
 
 
@@ -167,7 +175,18 @@ def _duration_ms(value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(value)
-    return int(value * 1000)
+    milliseconds = value * 1000
+    if isinstance(milliseconds, float) and not math.isfinite(milliseconds):  # NaN, or 1e308 seconds
+        raise ValueError(value)
+    return int(milliseconds)
+
+
+def _last_fire(config: dict[str, Any], start: float, before: float, fallback: float) -> float:
+    """``cron.prev_fire`` for a monitor's config, or ``fallback`` when no datetime holds it."""
+    try:
+        return cron.prev_fire(config["schedule_type"], config["schedule"], start, before, config.get("timezone"))
+    except cron.InvalidSchedule:
+        return fallback
 
 
 def _minute(stamp: float) -> float:
@@ -268,7 +287,7 @@ class MonitorStore:
         validated = None
         if config:
             try:
-                validated = validate_config(config)
+                validated = validate_config(config, now)
             except InvalidConfig:
                 if monitor is None:
                     return None  # Sentry: "monitor invalid config", the check-in is dropped
@@ -323,7 +342,10 @@ class MonitorStore:
         config = monitor.config
         if not config:
             return None, None
-        next_checkin = cron.next_fire(config["schedule_type"], config["schedule"], after, config.get("timezone"))
+        try:
+            next_checkin = cron.next_fire(config["schedule_type"], config["schedule"], after, config.get("timezone"))
+        except cron.InvalidSchedule:  # validated at a time it had one; the clock moved past it
+            return None, None
         margin = config.get("checkin_margin") or DEFAULT_MARGIN
         return next_checkin, next_checkin + margin * 60
 
@@ -411,8 +433,7 @@ class MonitorStore:
         config = monitor.config
         assert config is not None and env.next_checkin is not None
         margin = (config.get("checkin_margin") or DEFAULT_MARGIN) * 60
-        slot = cron.prev_fire(config["schedule_type"], config["schedule"], env.next_checkin,
-                              _minute(now) - margin + 60, config.get("timezone"))
+        slot = _last_fire(config, env.next_checkin, _minute(now) - margin + 60, env.next_checkin)
         if slot > env.next_checkin:
             env.next_checkin, env.next_checkin_latest = slot, slot + margin
         return env.next_checkin + margin
@@ -426,7 +447,7 @@ class MonitorStore:
                            expected, dict(config))
         self._keep(check_in)
         self.clock_made(check_in)
-        reference = cron.prev_fire(config["schedule_type"], config["schedule"], expected, ts, config.get("timezone"))
+        reference = _last_fire(config, expected, ts, ts)
         self._mark_failed(monitor, env, check_in, reference)
 
     def _time_out(self, check_in: CheckIn, ts: float) -> None:
@@ -443,6 +464,5 @@ class MonitorStore:
                               and c.status in CLOSED for c in monitor.check_ins):
             return
         config = monitor.config
-        reference = ts if not config else cron.prev_fire(config["schedule_type"], config["schedule"],
-                                                          check_in.date_added, ts, config.get("timezone"))
+        reference = ts if not config else _last_fire(config, check_in.date_added, ts, ts)
         self._mark_failed(monitor, env, check_in, reference)

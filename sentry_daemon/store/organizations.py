@@ -57,6 +57,7 @@ PLATFORMS = frozenset((
     "python-rq", "python-sanic", "python-serverless", "python-starlette", "python-tornado", "python-tryton",
     "python-wsgi", "react-native", "ruby", "ruby-rack", "ruby-rails", "rust", "unity", "unreal", "other",
 ))
+KEEP = object()  # ``update_key``: leave the field as it is
 _SUFFIX_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
 # (attempts, suffix length), as ``slugify_instance`` tries them
 _SUFFIX_TRIES = ((1, 2), (5, 3), (20, 5), (1, 12))
@@ -122,13 +123,16 @@ class OrgStore:
     def org_slug_taken(self, slug: str, exclude: Organization | None = None) -> bool:
         return any(o.slug.lower() == slug.lower() and o is not exclude for o in self._store.organizations.values())
 
-    def create_organization(self, name: str, slug: str | None = None) -> Organization:
+    def create_organization(self, name: str, slug: str | None = None, consent: bool = False) -> Organization:
         """Without a slug, one is derived from the name as ``Organization.save`` derives it
-        (underscores become dashes, 30 characters at most)."""
+        (underscores become dashes, 30 characters at most); ``consent``: the creator's
+        ``aggregatedDataConsent``."""
         if slug is None:
             label = name.lower().replace("_", "-").strip("-")
             slug = unique_slug(label, self.org_slug_taken, RESERVED_ORGANIZATION_SLUGS, max_length=30)
         org = self._store.create_organization(slug, name)
+        if consent:
+            org.settings["aggregatedDataConsent"] = True
         self.member(org)
         return org
 
@@ -251,6 +255,8 @@ class OrgStore:
         store.issues.delete(store.issues.of_project(project))
         store.forget_events(list(store.project_events(project)))
         store.monitors.forget_project(project)
+        store.releases.forget_project(project)
+        store.uploads.forget_project(project)
         for old, target in list(self.redirects.items()):
             if target is project:
                 del self.redirects[old]
@@ -278,6 +284,21 @@ class OrgStore:
         self.deleted_keys.discard(key.public)
         return key
 
+    def update_key(self, key: ProjectKey, *, browser_sdk_version: str | None, loader_options: dict[str, bool],
+                   label: str | None = None, is_active: bool | None = None,
+                   rate_limit: tuple[int, int] | None | object = KEEP) -> None:
+        """A validated PUT: the browser SDK version always (None: back to the default), the loader
+        options given merged in; ``label`` and ``is_active`` when not None, ``rate_limit`` unless
+        ``KEEP`` (None removes the limit)."""
+        key.browser_sdk_version = browser_sdk_version
+        key.loader_options.update(loader_options)
+        if label is not None:
+            key.label = label
+        if is_active is not None:
+            key.is_active = is_active
+        if rate_limit is not KEEP:
+            key.rate_limit = rate_limit  # type: ignore[assignment]
+
     def delete_key(self, key: ProjectKey) -> None:
         """The key stops working at once (strict ingest refuses it) and lenient ingest does not bring
         it back: a deleted key stays deleted."""
@@ -294,25 +315,20 @@ class OrgStore:
         return self._environment_ids[key]
 
     def facts(self, projects: Iterable[Project]) -> dict[int, ProjectFacts]:
+        """Per project, from small indexes (its latest release, the categories it had accepted):
+        a project list costs what it shows, not what the store holds."""
         store = self._store
-        projects = list(projects)
-        wanted = {p.id for p in projects}
-        accepted: dict[int, set[str]] = {}
-        for project_id, category, outcome, _reason in store.outcomes.keys():
-            if outcome == "accepted" and project_id in wanted:
-                accepted.setdefault(project_id, set()).add(category)
         monitored = {m.project.id for m in store.monitors.values()}
         result = {}
         for p in projects:
             latest = store.latest_release({p.id})
-            token = p.options.setdefault("securityToken", secrets.token_hex(16))
             result[p.id] = ProjectFacts(
                 environments=tuple(sorted(p.environments)),
                 latest_release=latest.version if latest is not None else None,
-                categories=frozenset(accepted.get(p.id, ())),
+                categories=store.outcomes.accepted_categories(p.id),
                 has_monitors=p.id in monitored,
                 has_releases=latest is not None,
-                security_token=token,
+                security_token=p.options.get("securityToken", ""),
             )
         return result
 

@@ -48,12 +48,15 @@ class OutcomeStore:
 
     def __init__(self) -> None:
         self._cells: dict[Key, dict[int, list[int]]] = {}
+        self._accepted: dict[int, set[str]] = {}  # project id -> categories it had accepted
 
     def add(self, key: Key, quantity: int, when: float) -> None:
         """Count one outcome of ``quantity`` (items, or bytes for attachments) at ``when``."""
         buckets = self._cells.get(key)
         if buckets is None:
             buckets = self._cells[key] = {}
+            if key[2] == "accepted":
+                self._accepted.setdefault(key[0], set()).add(key[1])
         start = int(when) - int(when) % BUCKET_SECONDS
         cell = buckets.get(start)
         if cell is None:
@@ -66,10 +69,12 @@ class OutcomeStore:
         """Removed projects' outcomes go with them (a tenant removed, ``store.tenants``)."""
         for key in [k for k in self._cells if k[0] in project_ids]:
             del self._cells[key]
+        for project_id in project_ids:
+            self._accepted.pop(project_id, None)
 
-    def keys(self) -> list[Key]:
-        """Every (project, category, outcome, reason) counted at least once."""
-        return list(self._cells)
+    def accepted_categories(self, project_id: int) -> frozenset[str]:
+        """The data categories ingest ever accepted for the project (what its serializers show)."""
+        return frozenset(self._accepted.get(project_id, ()))
 
     def totals(self) -> dict[Key, int]:
         """Quantity per key over all time, keys in the order first seen (the control API's view)."""
@@ -144,16 +149,6 @@ def run_query(store: OutcomeStore, query: OutcomeQuery) -> tuple[Rollup, Rollup 
     if "project" in query.group_by:
         return totals, None
     return totals, store.rollup(query.start, query.end, query.interval, query.group_of)
-
-
-def count_by_slot(times: Iterable[float], start: float, end: float, interval: int) -> dict[int, int]:
-    """How many of ``times`` fall in each ``interval``-second slot of [start, end)."""
-    counts: dict[int, int] = {}
-    for when in times:
-        if start <= when < end:
-            slot = int(when) - int(when) % interval
-            counts[slot] = counts.get(slot, 0) + 1
-    return counts
 
 
 # The legacy stats are Sentry's TSDB outcome models (``sentry/tsdb/snuba.py``): the quantity of

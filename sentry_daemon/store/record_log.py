@@ -19,6 +19,8 @@ Kinds and their records (the record is the store's own object, not a copy):
 - ``outcome`` (``OutcomeRecord``: the tuple of the outcome's key, quantity and time)
 - ``reset`` (``None``: everything before is gone) and ``organization_removed`` (the
   ``Organization`` whose data is gone: a tenant deleted or reset)
+- ``evicted`` (``retention.Eviction``: one retention sweep's envelopes, items, attachments and
+  events, oldest first, and why; issues keep their counts)
 
 A subscriber that raises is logged and kept; it never fails the write that fed it.
 """

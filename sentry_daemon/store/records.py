@@ -307,6 +307,9 @@ class TagValueStats:
     last_seen: float
 
 
+_SHORT_EVENT_LIST = 1024  # an issue's event list this short loses its head at once (a cheap memmove)
+
+
 @dataclass(slots=True)
 class Issue:
     """A group of events sharing a grouping hash (Sentry calls it a Group).
@@ -340,7 +343,8 @@ class Issue:
     priority_locked_at: float | None = None
     times_seen: int = 0
     users: set[str] = field(default_factory=set)
-    events: list[Event] = field(default_factory=list)
+    stored_events: list[Event] = field(default_factory=list)  # read ``events``: retention may trim it
+    evicted_head: int = 0  # how many of ``stored_events``' first entries retention evicted
     hourly: dict[int, int] = field(default_factory=dict)
     values: dict[tuple[str, str], TagValueStats] = field(default_factory=dict)
     fields: set[tuple[str, str]] = field(default_factory=set)
@@ -362,6 +366,27 @@ class Issue:
         """With ``users``, ``first_seen`` and ``last_seen``: the issue's own totals, in the shape of
         a search's matched counts (``search.issue_search.Matched``) when all its events match."""
         return self.times_seen
+
+    @property
+    def events(self) -> list[Event]:
+        """The issue's stored events, oldest first (by sequence); what retention evicted is gone."""
+        if self.evicted_head:
+            del self.stored_events[:self.evicted_head]
+            self.evicted_head = 0
+        return self.stored_events
+
+    def drop_oldest(self, event: Event) -> None:
+        """Retention evicted ``event``, the oldest still listed: out of a short list at once, out of
+        a long one when 1/64 of it is gone or it is next read, so evicting costs what it evicts."""
+        stored, dead = self.stored_events, self.evicted_head
+        if dead >= len(stored) or stored[dead] is not event:  # not the oldest: the slow way, still correct
+            events = self.events
+            events[:] = [e for e in events if e is not event]
+            return
+        self.evicted_head = dead = dead + 1
+        if len(stored) <= _SHORT_EVENT_LIST or dead * 64 >= len(stored):
+            del stored[:dead]
+            self.evicted_head = 0
 
 
 @dataclass(slots=True)

@@ -75,7 +75,12 @@ class ReleaseStore:
         self._release_ids = itertools.count(1)
         self._object_ids = itertools.count(1)
         self._by_version: dict[tuple[int, str], Release] = {}
+        # per project id: its releases by id, and (once asked) its latest, kept as releases join
+        self._of_project: dict[int, dict[int, Release]] = {}
+        self._latest: dict[int, Release | None] = {}
+        self._top_id: dict[int, int] = {}  # the highest release id a project ever had
         self.repositories: dict[int, Repository] = {}
+        self._repositories_by_name: dict[tuple[int, str], Repository] = {}  # (org id, name)
         self._authors: dict[tuple[int, str], CommitAuthor] = {}
         self._commits: dict[tuple[int, str], Commit] = {}
 
@@ -88,10 +93,50 @@ class ReleaseStore:
         return [r for r in self._by_version.values() if r.organization is org]
 
     def of_projects(self, project_ids: set[int]) -> list[Release]:
-        return [r for r in self._by_version.values() if r.project_ids & project_ids]
+        """The projects' releases, oldest first (by id: the order they were created in)."""
+        found: dict[int, Release] = {}
+        for project_id in project_ids:
+            found.update(self._of_project.get(project_id, {}))
+        return [found[i] for i in sorted(found)]
 
     def latest(self, project_ids: set[int]) -> Release | None:
-        return versions.latest(self.of_projects(project_ids))
+        """``versions.latest`` of the projects' releases; one project's is kept between calls
+        (a project list asks it of every project)."""
+        if len(project_ids) != 1:
+            return versions.latest(self.of_projects(project_ids))
+        (project_id,) = project_ids
+        if project_id not in self._latest:
+            self._latest[project_id] = versions.latest(self.of_projects(project_ids))
+        return self._latest[project_id]
+
+    def _join(self, release: Release, project: Project) -> None:
+        """The release is now one of the project's. Its latest stays known when the release is
+        the project's newest by id (``versions.latest`` compares in that order, and its answer
+        then is the old one or this release); otherwise it is worked out again when asked."""
+        release.project_ids.add(project.id)
+        self._of_project.setdefault(project.id, {})[release.id] = release
+        newest = release.id > self._top_id.get(project.id, 0)
+        if newest:
+            self._top_id[project.id] = release.id
+        if project.id in self._latest:
+            latest = self._latest[project.id]
+            if not newest:
+                del self._latest[project.id]
+            elif latest is None or versions.is_newer(release, latest):
+                self._latest[project.id] = release
+
+    def _leave(self, release: Release, project_id: int) -> None:
+        self._of_project.get(project_id, {}).pop(release.id, None)
+        self._latest.pop(project_id, None)
+
+    def forget_project(self, project: Project) -> None:
+        """A deleted project leaves its releases (Sentry deletes its ``ReleaseProject`` rows): one
+        that was only the project's is no release of any project (404)."""
+        for release in self._of_project.pop(project.id, {}).values():
+            release.project_ids.discard(project.id)
+            for key in [k for k in release.environments if k[0] == project.id]:
+                del release.environments[key]
+        self._latest.pop(project.id, None)
 
     def _new(self, org: Organization, version: str, **fields: Any) -> Release:
         release = Release(next(self._release_ids), org, version, self._store.now(), **fields)
@@ -113,7 +158,8 @@ class ReleaseStore:
         if release is None:
             release = self._new(project.organization, version)
             self._created(release, [project])
-        release.project_ids.add(project.id)
+        if project.id not in release.project_ids:
+            self._join(release, project)
         release.first_event = when if release.first_event is None else min(release.first_event, when)
         release.last_event = when if release.last_event is None else max(release.last_event, when)
         if environment:
@@ -137,7 +183,7 @@ class ReleaseStore:
         added = []
         for project in projects:
             if project.id not in release.project_ids:
-                release.project_ids.add(project.id)
+                self._join(release, project)
                 added.append(project)
         if created:
             self._created(release, added)
@@ -168,15 +214,20 @@ class ReleaseStore:
         self.clear_commits(release)
         release.files.clear()
         self._by_version.pop((org.id, release.version), None)
+        for project_id in release.project_ids:
+            self._leave(release, project_id)
 
     def forget_organization(self, org: Organization) -> None:
         """An organization removed with its data (``store.tenants``): its releases, repositories,
         commits and authors go too."""
         for key in [k for k in self._by_version if k[0] == org.id]:
-            del self._by_version[key]
+            release = self._by_version.pop(key)
+            for project_id in release.project_ids:
+                self._leave(release, project_id)
         repos = {repo_id for repo_id, repo in self.repositories.items() if repo.organization is org}
         for repo_id in repos:
-            del self.repositories[repo_id]
+            repo = self.repositories.pop(repo_id)
+            self._repositories_by_name.pop((org.id, repo.name), None)
         if repos:
             for key in [k for k in self._commits if k[0] in repos]:
                 del self._commits[key]
@@ -186,11 +237,7 @@ class ReleaseStore:
     # --- commits and repositories ----------------------------------------------------------
 
     def repository(self, org: Organization, name: str) -> Repository | None:
-        return next((r for r in self.repositories.values() if r.organization is org and r.name == name), None)
-
-    def repository_by_id(self, org: Organization, repo_id: str) -> Repository | None:
-        found = self.repositories.get(int(repo_id)) if repo_id.isdigit() else None
-        return found if found is not None and found.organization is org else None
+        return self._repositories_by_name.get((org.id, name))
 
     def organization_repositories(self, org: Organization) -> list[Repository]:
         return sorted((r for r in self.repositories.values() if r.organization is org), key=lambda r: (r.name, r.id))
@@ -201,6 +248,7 @@ class ReleaseStore:
             raise Conflict(ERR_REPOSITORY_EXISTS)
         repo = Repository(next(self._object_ids), org, name, self._store.now(), url, provider)
         self.repositories[repo.id] = repo
+        self._repositories_by_name[(org.id, name)] = repo
         return repo
 
     def _commit(self, repo: Repository, key: str) -> Commit:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
+from collections import deque
 from typing import Any, Callable, Iterable
 
 from sentry_daemon import event_data
 from sentry_daemon.store import payloads, tokens
 from sentry_daemon.store.batches import BatchStore
+from sentry_daemon.store.error_counts import ErrorCounts
 from sentry_daemon.store.faults import FaultStore
 from sentry_daemon.store.issues import IssueStore
 from sentry_daemon.store.journal import DEFAULT_SIZE as JOURNAL_SIZE, Journal
@@ -22,6 +24,7 @@ from sentry_daemon.store.monitors import MonitorStore
 from sentry_daemon.store.outcomes import OutcomeStore
 from sentry_daemon.store.record_log import OutcomeRecord, RecordLog
 from sentry_daemon.store.releases import ReleaseStore
+from sentry_daemon.store.retention import Retention, RetentionPolicy
 from sentry_daemon.store.tenants import TenantStore
 from sentry_daemon.store.uploads import UploadStore
 from sentry_daemon.store.records import (
@@ -63,10 +66,11 @@ class Store:
     """The in-memory Sentry: one instance per service."""
 
     def __init__(self, seed: Seed = Seed(), now: Callable[[], float] = time.time,
-                 journal_size: int = JOURNAL_SIZE) -> None:
+                 journal_size: int = JOURNAL_SIZE, retention: RetentionPolicy = RetentionPolicy()) -> None:
         self.seed = seed
         self.now = now
         self.journal_size = journal_size
+        self.retention_policy = retention
         self.record_log = RecordLog()  # outlives resets: its subscribers and numbering carry on
         self.reset()
 
@@ -83,8 +87,9 @@ class Store:
         self._token_ids = itertools.count(1)
         self.tokens: dict[str, Token] = {}
         self._events: dict[int, Event] = {}  # by ``seq``, oldest first: removing some costs what they are
-        self._events_by_project: dict[int, list[Event]] = {}
+        self._events_by_project: dict[int, deque[Event]] = {}  # deques: retention pops their heads
         self.events_by_id: dict[str, Event] = {}
+        self.error_counts = ErrorCounts()  # the error events above, by project and time
         self.issues = IssueStore(self)
         self.releases = ReleaseStore(self)
         self.user = User(1, self.seed.user_email, self.seed.user_email, self.seed.user_email, self.now())
@@ -93,7 +98,7 @@ class Store:
         self.envelopes: dict[int, EnvelopeRecord] = {}
         self.items: dict[int, ItemRecord] = {}
         # per project id: its envelopes, items and attachments, so removing it costs what it holds
-        self._captured: dict[int, list[EnvelopeRecord | ItemRecord | Attachment]] = {}
+        self._captured: dict[int, deque[EnvelopeRecord | ItemRecord | Attachment]] = {}
         self._span_projects: set[int] = set()
         self._session_projects: set[int] = set()
         self.attachments: dict[str, Attachment] = {}
@@ -106,6 +111,7 @@ class Store:
         self._session_aggregates: dict[tuple[int, str, str], dict[str, int]] = {}
         self.outcomes = OutcomeStore()
         self.batches = BatchStore()
+        self.retention = Retention(self, self.retention_policy)
         self.orgs = OrgStore(self)
         self.tenants = TenantStore(self)
         self.faults = FaultStore(self.now)
@@ -178,6 +184,7 @@ class Store:
         elif project_id in self.projects:
             raise Conflict("A project with this id already exists.")
         project = Project(project_id, slug, name, platform, org, team, self.now())
+        project.options["securityToken"] = secrets.token_hex(16)  # Sentry's, minted with the project
         self.projects[project_id] = project
         return project
 
@@ -285,9 +292,14 @@ class Store:
             if project.platform is None and data.get("platform") not in (None, "other"):
                 project.platform = data["platform"]
             issue = self.issues.save(event, data)
+            self.error_counts.add(project.id, event.environment, event.time)
         event.payload = payloads.pack(data)
         self._events[event.seq] = event
-        self._events_by_project.setdefault(project.id, []).append(event)
+        by_project = self._events_by_project.get(project.id)
+        if by_project is None:
+            by_project = self._events_by_project[project.id] = deque()
+        by_project.append(event)
+        self.retention.stored_bytes += len(event.payload)
         self.events_by_id[event.event_id] = event
         self.record_log.append("event", event)
         if issue is not None:
@@ -299,12 +311,15 @@ class Store:
         gone = {e.seq: e for e in events}
         projects = set()
         for seq, event in gone.items():
-            self._events.pop(seq, None)
+            if self._events.get(seq) is event:
+                self.retention.stored_bytes -= len(event.payload)
+            if self._events.pop(seq, None) is not None and event.type not in UNGROUPED_TYPES:
+                self.error_counts.add(event.project.id, event.environment, event.time, -1)
             if self.events_by_id.get(event.event_id) is event:
                 del self.events_by_id[event.event_id]
             projects.add(event.project.id)
         for project_id in projects:
-            kept = [e for e in self._events_by_project.get(project_id, ()) if e.seq not in gone]
+            kept = deque(e for e in self._events_by_project.get(project_id, ()) if e.seq not in gone)
             if kept:
                 self._events_by_project[project_id] = kept
             else:
@@ -323,8 +338,8 @@ class Store:
         """An event by its id, hyphenated or not, in either case (as Sentry's lookups take it)."""
         return self.events_by_id.get(event_id.replace("-", "").lower())
 
-    def project_events(self, project: Project) -> list[Event]:
-        return self._events_by_project.get(project.id, [])
+    def project_events(self, project: Project) -> deque[Event]:
+        return self._events_by_project.get(project.id, deque())
 
     # --- releases --------------------------------------------------------------------------
 
@@ -346,6 +361,7 @@ class Store:
     def add_envelope(self, project: Project, **fields: Any) -> EnvelopeRecord:
         record = EnvelopeRecord(next(self._envelope_ids), project, self.now(), **fields)
         self.envelopes[record.id] = record
+        self.retention.stored_bytes += len(record.raw)
         self._capture(project, record)
         self.record_log.append("envelope", record)
         return record
@@ -364,6 +380,7 @@ class Store:
         attachment = Attachment(secrets.token_hex(16), project, event_id, filename, content_type,
                                 attachment_type, data, self.now())
         self.attachments[attachment.id] = attachment
+        self.retention.stored_bytes += len(data)
         self._capture(project, attachment)
         self.record_log.append("attachment", attachment)
         return attachment
@@ -371,12 +388,12 @@ class Store:
     def _capture(self, project: Project, record: EnvelopeRecord | ItemRecord | Attachment) -> None:
         captured = self._captured.get(project.id)
         if captured is None:
-            captured = self._captured[project.id] = []
+            captured = self._captured[project.id] = deque()
         captured.append(record)
 
-    def project_records(self, project_id: int) -> list[EnvelopeRecord | ItemRecord | Attachment]:
+    def project_records(self, project_id: int) -> deque[EnvelopeRecord | ItemRecord | Attachment]:
         """What a project's clients sent, in the order it was stored: envelopes, items, attachments."""
-        return self._captured.get(project_id, [])
+        return self._captured.get(project_id, deque())
 
     def forget_captured(self, project: Project) -> None:
         """Drop what the project's clients sent: envelopes, items, attachments, spans, sessions
@@ -384,10 +401,12 @@ class Store:
         for record in self._captured.pop(project.id, ()):
             if isinstance(record, EnvelopeRecord):
                 self.envelopes.pop(record.id, None)
+                self.retention.stored_bytes -= len(record.raw)
             elif isinstance(record, ItemRecord):
                 self.items.pop(record.id, None)
             else:
                 self.attachments.pop(record.id, None)
+                self.retention.stored_bytes -= len(record.data)
         pid = project.id
         if pid in self._span_projects:
             self._span_projects.discard(pid)
@@ -413,8 +432,10 @@ class Store:
 
     def tick(self) -> None:
         """What Sentry's clock tasks do by now (missed and timed-out check-ins); the service
-        calls it every minute of the store's clock and whenever a test moves that clock."""
+        calls it every minute of the store's clock and whenever a test moves that clock; and
+        retention by age (``store.retention``)."""
         self.monitors.tick()
+        self.retention.tick()
 
     def record_session(self, project: Project, update: dict[str, Any]) -> None:
         """One session update; the session's latest status and error count are what count."""

@@ -70,6 +70,22 @@ class UploadStore:
         if any(d.project.id in project_ids for d in self.debug_files):
             self.debug_files = [d for d in self.debug_files if d.project.id not in project_ids]
 
+    def forget_project(self, project: Project) -> None:
+        """A deleted project's debug files go, and its bundles are unbound from it (a bundle no
+        project is left bound to goes too, as ``delete_bundle`` does)."""
+        if any(d.project is project for d in self.debug_files):
+            self.debug_files = [d for d in self.debug_files if d.project is not project]
+        for key in [k for k in self._states if k[0] == DIF_TASK and k[1] == project.id]:
+            del self._states[key]
+        for bundle in [b for b in self.bundles if project.id in b.project_ids]:
+            self._unbind(bundle, project)
+
+    def _unbind(self, bundle: ArtifactBundle, project: Project) -> None:
+        bundle.project_ids.discard(project.id)
+        if not bundle.project_ids:
+            self.bundles.remove(bundle)
+            self._states.pop((BUNDLE_TASK, bundle.organization.id, bundle.checksum), None)
+
     # --- chunks ------------------------------------------------------------------------
 
     def save_chunks(self, org: Organization, chunks: Iterable[tuple[str, bytes]]) -> None:
@@ -184,10 +200,7 @@ class UploadStore:
             return None
         if project.id not in bundle.project_ids:
             return False
-        bundle.project_ids.discard(project.id)
-        if not bundle.project_ids:
-            self.bundles.remove(bundle)
-            self._states.pop((BUNDLE_TASK, bundle.organization.id, bundle.checksum), None)
+        self._unbind(bundle, project)
         return True
 
     def lookup(self, project: Project, debug_id: str | None, url: str, release: str,

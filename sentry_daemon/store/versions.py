@@ -7,6 +7,7 @@ newer one (Sentry orders by ``date_released`` or ``date_added``; here: when the 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,9 @@ class VersionInfo:
         return self.major, self.minor, self.patch, self.revision, pre_key
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_version(version: str) -> VersionInfo | None:
+    """The version's semver parts, or None; remembered, as lists compare each version many times."""
     match = _SEMVER.match(version)
     if match is None:
         return None

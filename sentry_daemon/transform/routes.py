@@ -21,7 +21,6 @@ import re
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from klein import Klein
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -30,6 +29,7 @@ from twisted.web.server import Request
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.http.responses import json_response
+from sentry_daemon.http.routing import Klein
 from sentry_daemon.timestamps import isoformat
 from sentry_daemon.transform.engine import TransformEngine
 from sentry_daemon.transform.pool import CallbackCrashed, TransformTimeout, WorkerFault
