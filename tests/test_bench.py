@@ -53,3 +53,9 @@ def test_tenant_bench_pairs_creates_with_deletes():
     figures = run_bench(str(BENCH / "tenants.py"), "--pairs", "20", "--live", "3", "--preload", "30")
     assert figures["pairs"] == 20 and figures["tenants_left"] == 3
     assert figures["daemon_cpu_us_per_pair"] >= 0 and figures["create"]["p50_ms"] > 0
+
+
+def test_memory_bench_measures_per_event():
+    figures = run_bench(str(BENCH / "memory.py"), "--events", "300")
+    assert figures["events"] == 300 and figures["rss_after_mib"] > 0
+    assert 2000 < figures["received_per_event"] < 5000  # the ~3 KB SDK error envelopes it promises
