@@ -15,12 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import ingest  # noqa: E402  (the load generator and event shapes of the ingest benchmark)
+import ingest  # this directory's: the load generator and event shapes of the ingest benchmark
 
 TARGET_BEYOND_PAYLOAD = 3 * 1024
 WARMUP = 1_000

@@ -16,20 +16,17 @@ import argparse
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
+from ingest import TWISTD, Server, free_port  # this directory's: the same way to run and watch a daemon
 from sentry_daemon.transform.engine import MEMORY_LIMIT, NODE_CPU_BUDGET
 from sentry_daemon.transform.sdks import Runtime, node_runtime, python_runtime, worker_env
 
-TWISTD = str(Path(sys.executable).parent / "twistd")
 TIMEOUT = 30.0
 TARGET_P50_MS = 50.0
 EVENT = {
@@ -45,12 +42,6 @@ CODE = {
                '    event["user"].pop("email", None)\n    return event\n'),
     "javascript": "(event) => { event.tags = { ...event.tags, team: 'backend' }; delete event.user.email; return event; }",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url: str, body: bytes) -> dict:
@@ -120,19 +111,11 @@ def measure(samples: int, cold_runs: int, node_modules: str | None) -> dict:
             "--transform", "--transform-timeout", str(TIMEOUT)]
     if node_modules:
         args += ["--transform-node-modules", node_modules]
-    daemon = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    daemon = Server("daemon", args, port)
     results: dict[str, dict] = {}
     try:
+        daemon.wait_ready()
         url = f"http://127.0.0.1:{port}/api/transform"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=1).close()
-                break
-            except OSError:
-                if daemon.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the daemon did not start")
-                time.sleep(0.05)
         with tempfile.TemporaryDirectory(prefix="sentryfake-bench-") as cwd:
             for sdk, runtime in runtimes.items():
                 if runtime is None:
@@ -146,8 +129,7 @@ def measure(samples: int, cold_runs: int, node_modules: str | None) -> dict:
                                 "cold_over_warm_p50": round(cold_ms / figures["p50_ms"], 1),
                                 "warm_p50_under_target": figures["p50_ms"] < TARGET_P50_MS}
     finally:
-        daemon.terminate()
-        daemon.wait()
+        daemon.stop()
     return {"target_p50_ms": TARGET_P50_MS, "results": results}
 
 

@@ -143,8 +143,7 @@ class ControlRoutes:
         listing = LISTINGS[name]
         selection = listing.select(self.store, request_args(request), control_scope(request),
                                    base_url=self.service.base_url_for(request))
-        return _listing(request, listing.plural,
-                        listing.show(self.store, selection, listing.matching(self.store, selection)))
+        return _listing(request, listing.plural, listing.shown(self.store, selection))
 
     def _tenant(self, request: Request, tenant_id: str) -> Tenant:
         found = self.store.tenants.get(tenant_id)

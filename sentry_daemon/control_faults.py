@@ -21,8 +21,8 @@ from typing import Any, Callable
 from twisted.web.server import Request
 
 from sentry_daemon.control_auth import FOREIGN, control_scope, require_org
+from sentry_daemon.control_lists import whole_number
 from sentry_daemon.http.errors import ApiError, not_found
-from sentry_daemon.http.params import parse_int
 from sentry_daemon.http.validation import REQUIRED, Field, ValidationError, validate
 from sentry_daemon.store.faults import (
     ACTIONS,
@@ -156,10 +156,7 @@ def select_faults(store: Store, request: Request, args: dict[str, list[str]]) ->
                 raise ApiError(404, f"unknown {'tenant' if name == 'tenant' else 'organization'} {value!r}")
             require_org(request, found)
             org = found
-    project = (args.get("project") or [None])[0]
-    project_id = parse_int(project)
-    if project and project_id is None:
-        raise ApiError(400, f"invalid project: {project!r} is not a whole number")
+    project_id = whole_number((args.get("project") or [None])[0], "project")
     return [f for f in store.faults.of(org) if project_id is None or f.project == project_id]
 
 

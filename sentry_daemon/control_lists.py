@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable
 
 from sentry_daemon.api.app import issue_view, search_context
+from sentry_daemon.control_auth import FOREIGN
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.http.params import parse_int
 from sentry_daemon.search.grammar import InvalidSearchQuery
@@ -113,10 +114,10 @@ class Listing:
         org = _named_org(store, selection)
         if isinstance(scope, Organization):
             if org is not None and org is not scope:
-                raise ApiError(403, "This token may only act on its own organization.")
+                raise ApiError(403, FOREIGN)
             org = scope
         selection.org = org
-        selection.project_id = _whole_number(selection.one("project"), "project")
+        selection.project_id = whole_number(selection.one("project"), "project")
         for name, (repeatable, make) in self.filters.items():
             wanted = selection.many(name) if repeatable else selection.one(name)
             if wanted:
@@ -149,6 +150,10 @@ class Listing:
         matches = self.matcher(store, selection)
         return [row for row in self._candidates(store, selection) if matches(row)]
 
+    def shown(self, store: Store, selection: Selection) -> list[dict[str, Any]]:
+        """The list's rows under ``selection``, as the control API shows them."""
+        return self.show(store, selection, self.matching(store, selection))
+
     def _candidates(self, store: Store, selection: Selection) -> Iterable[Row]:
         of_project = self.of_project
         if of_project is None or selection.nothing:
@@ -161,7 +166,8 @@ class Listing:
         return self.rows(store)
 
 
-def _whole_number(value: str | None, name: str) -> int | None:
+def whole_number(value: str | None, name: str) -> int | None:
+    """A numeric filter's value (None when absent or empty; 400 when not a whole number)."""
     if value is None or value == "":
         return None
     number = parse_int(value)

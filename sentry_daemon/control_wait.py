@@ -114,10 +114,13 @@ class Waiters:
             for waiter in waiters:
                 self._offer(waiter, record)
         elif kind in ("reset", "organization_removed") and self._by_kind:
-            store = self._store
             for waiter in self._waiting():
-                alive = waiter.listing.alive
-                waiter.matched = {k: row for k, row in waiter.matched.items() if alive(store, row)}
+                self._prune(waiter)
+
+    def _prune(self, waiter: Waiter) -> None:
+        """Forget the matched rows the store no longer holds."""
+        alive, store = waiter.listing.alive, self._store
+        waiter.matched = {k: row for k, row in waiter.matched.items() if alive(store, row)}
 
     def _offer(self, waiter: Waiter, record: Any) -> None:
         listing = waiter.listing
@@ -136,12 +139,10 @@ class Waiters:
     def _answer_due(self) -> None:
         self._flush = None
         due, self._due = self._due, set()
-        store = self._store
         for waiter in due:
             if waiter.deferred.called:
                 continue
-            alive = waiter.listing.alive
-            waiter.matched = {k: row for k, row in waiter.matched.items() if alive(store, row)}
+            self._prune(waiter)
             if len(waiter.matched) >= waiter.count:
                 self._finish(waiter, 200)
 

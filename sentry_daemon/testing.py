@@ -153,7 +153,7 @@ class RunningSentry:
         ``tenant=`` a TenantInfo or its id, ``org=``)."""
         listing = LISTINGS["journal"]
         selection = listing.select(self.store, _filter_args(filters), base_url=self.url)
-        return succeed(listing.show(self.store, selection, listing.matching(self.store, selection)))
+        return succeed(listing.shown(self.store, selection))
 
 
 def _filter_args(filters: dict[str, Any]) -> dict[str, list[str]]:

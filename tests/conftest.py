@@ -8,8 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest_twisted
 import treq
@@ -72,3 +73,14 @@ def start_twistd(*args: str, env: dict[str, str] | None = None) -> subprocess.Po
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
+
+
+@contextmanager
+def reaped(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """Kill a daemon the test left running (it failed before stopping it): none outlives its test."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

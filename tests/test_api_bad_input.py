@@ -29,7 +29,7 @@ from sentry_daemon.search.grammar import SearchValue
 from sentry_daemon.store import debug_files
 from sentry_daemon.store.monitors import InvalidConfig, validate_config
 from test_api_monitors import MONITORS, check_in, get
-from test_api_scopes import fill, guarded_routes
+from test_api_scopes import fill, guarded_routes, route_values
 from upload_helpers import call, upload_bundle
 
 BODIES: list[tuple[bytes, str]] = [
@@ -52,36 +52,25 @@ ARGS = "?cursor=bad&per_page=1000&limit=-1&statsPeriod=forever&start=x&end=y&que
 
 @pytest_twisted.ensureDeferred
 async def test_bad_input_never_breaks_a_route(sentry: Any) -> None:
-    event_id = await send(sentry, error_event())
-    issue_id = str(sentry.store.event(event_id).group_id)
-    values = {"org": "parlel", "project": "hello-world", "team": "parlel", "issue_id": issue_id,
-              "event_id": event_id, "short_id": "HELLO-WORLD-1", "key": "level", "key_id": "parlel"}
+    values = await route_values(sentry)
+    event_id = values["event_id"]
     failures: list[str] = []
-
-    async def probe(method: str, path: str, raw_ok: bool = False, **kwargs: Any) -> None:
-        response, body = await request_json(method, sentry.url + path, **kwargs)
-        ctype = (response.headers.getRawHeaders("content-type") or [""])[0]
-        if response.code >= 500 or (body not in (None, b"") and not ctype.startswith("application/json")
-                                    and not raw_ok):
-            failures.append(f"{method} {path} {kwargs.get('data', '')!r:.60}: {response.code} {body!r:.200}")
-
+    probe = _prober(sentry, failures)
     routes = [(rule, method) for rule, method, _ in guarded_routes() if method != "DELETE"]
     for rule, method in routes:
         path = fill(rule, values)
-        await probe(method, path + ARGS, headers=AUTH, raw_ok=True)
+        await probe(method, path + ARGS, raw_ok=True)
         if method == "GET":
             continue
         for data, ctype in BODIES:
             await probe(method, path, headers={**AUTH, "Content-Type": ctype}, data=data)
         for wrong in WRONG:
-            await probe(method, path, headers={**AUTH, "Content-Type": "application/json"},
-                        data=json.dumps({f: wrong for f in FIELDS}).encode())
-            await probe(method, path, headers={**AUTH, "Content-Type": "application/json"},
-                        data=json.dumps({"refs": [{"repository": wrong, "commit": wrong}],
-                                         "commits": [{"id": wrong, "repository": wrong, "patch_set": wrong}],
-                                         "statusDetails": {"inRelease": wrong, "ignoreCount": wrong},
-                                         "rateLimit": {"count": wrong, "window": wrong},
-                                         "chunks": [wrong], "checksum": "a" * 40}).encode())
+            await probe(method, path, {f: wrong for f in FIELDS})
+            await probe(method, path, {"refs": [{"repository": wrong, "commit": wrong}],
+                                       "commits": [{"id": wrong, "repository": wrong, "patch_set": wrong}],
+                                       "statusDetails": {"inRelease": wrong, "ignoreCount": wrong},
+                                       "rateLimit": {"count": wrong, "window": wrong},
+                                       "chunks": [wrong], "checksum": "a" * 40})
     assert failures == [], '\n'.join(failures)
     # nothing stored before was lost
     assert sentry.store.event(event_id) is not None
@@ -113,7 +102,7 @@ SUPERSCRIPT_ARGS = ["id", "group", "limit", "per_page", "cursor", "project", "pr
 async def _seed(sentry: Any) -> dict[str, str]:
     """A store with one of everything a path can name: an issue, a release with a file, a
     repository, a monitor, an org auth token."""
-    event_id = await send(sentry, error_event())
+    values = await route_values(sentry)
     store = sentry.store
     org = store.organization("parlel")
     repo = store.releases.create_repository(org, "repo1")
@@ -122,23 +111,22 @@ async def _seed(sentry: Any) -> dict[str, str]:
     store.releases.add_file(release, "~/a.js", None, {}, b"abc")
     store.check_in(store.projects[1], {"check_in_id": "b" * 32, "monitor_slug": "mon", "status": "ok"})
     org_token = store.create_org_token(org, "t", sentry.url)
-    return {"org": "parlel", "project": "hello-world", "team": "parlel", "version": "v2", "key_id": "parlel",
-            "issue_id": str(store.event(event_id).group_id), "event_id": event_id, "short_id": "HELLO-WORLD-1",
-            "key": "level", "monitor": "mon", "token_id": str(org_token.id), "repo_id": str(repo.id),
+    return {**values, "version": "v2", "monitor": "mon", "token_id": str(org_token.id), "repo_id": str(repo.id),
             "file_id": str(next(iter(release.files))), "bundle_id": "x"}
 
 
 def _prober(sentry: Any, failures: list[str]) -> Any:
-    async def probe(method: str, path: str, body: Any = None, raw_ok: bool = False) -> None:
-        kwargs: dict[str, Any] = {"headers": AUTH, "allow_redirects": False}
+    """``probe(method, path, body)``: one request (``body`` sent as JSON, or raw ``data=`` and
+    ``headers=``) whose 5xx or non-JSON answer is added to ``failures``."""
+    async def probe(method: str, path: str, body: Any = None, raw_ok: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", AUTH)
         if body is not None:
             kwargs.update(headers={**AUTH, "Content-Type": "application/json"}, data=json.dumps(body).encode())
-        response, answer = await request_json(method, sentry.url + path, **kwargs)
+        response, answer = await request_json(method, sentry.url + path, allow_redirects=False, **kwargs)
         ctype = (response.headers.getRawHeaders("content-type") or [""])[0]
         if response.code >= 500 or (answer not in (None, b"") and not ctype.startswith("application/json")
                                     and not raw_ok):
-            failures.append(f"{method} {path} {json.dumps(body)[:100] if body else ''}: {response.code} "
-                            f"{answer!r:.200}")
+            failures.append(f"{method} {path} {kwargs.get('data', b'')[:100]!r}: {response.code} {answer!r:.200}")
     return probe
 
 

@@ -42,6 +42,14 @@ def fill(rule: str, values: dict[str, str]) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: values.get(m.group(1), "nosuch1"), rule)
 
 
+async def route_values(sentry: Any) -> dict[str, str]:
+    """What fills a route's path parameters: the seeded org, project and team, and one issue."""
+    event_id = await send(sentry, error_event())
+    return {"org": "parlel", "project": "hello-world", "team": "parlel", "key_id": "parlel", "key": "level",
+            "issue_id": str(sentry.store.event(event_id).group_id), "event_id": event_id,
+            "short_id": "HELLO-WORLD-1"}
+
+
 def token(sentry: Any, scopes: Any, org: Any = None) -> dict[str, str]:
     value = f"sntrys_scopetest{next(_tokens)}"
     sentry.store.add_token(value, scopes, kind="org" if org else "user", organization=org)
@@ -56,10 +64,7 @@ def test_every_route_declares_a_permission() -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_every_route_refuses_whom_sentry_refuses(sentry: Any) -> None:
-    event_id = await send(sentry, error_event())
-    issue_id = str(sentry.store.event(event_id).group_id)
-    values = {"org": "parlel", "project": "hello-world", "team": "parlel", "issue_id": issue_id,
-              "event_id": event_id, "short_id": "HELLO-WORLD-1", "key": "level", "key_id": "parlel"}
+    values = await route_values(sentry)
     other = sentry.store.create_organization("someone-else")
     foreign = token(sentry, SCOPES, org=other)
     routes = [(rule, method, permission) for rule, method, permission in guarded_routes() if rule not in OPEN]
@@ -78,7 +83,7 @@ async def test_every_route_refuses_whom_sentry_refuses(sentry: Any) -> None:
         await expect(method, path, {"Authorization": "Bearer sntrys_nobody"}, {401}, "unknown token")
         if permission is AUTHENTICATED:
             continue
-        allowed = permission.get("GET" if method == "HEAD" else method, ())
+        allowed = permission.get(method, ())
         lacking = token(sentry, [s for s in SCOPES if s not in allowed])
         await expect(method, path, lacking, {403}, f"without any of {allowed}")
         if not UNSCOPED_BY_ORG.match(rule):

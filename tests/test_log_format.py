@@ -17,7 +17,7 @@ from typing import Any
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import Logger, LogLevel
 
-from conftest import TWISTD, free_port, wait_until
+from conftest import TWISTD, free_port, reaped, wait_until
 from sentry_daemon.logs import json_line, json_observer
 from sentry_daemon.tap import Options, makeService
 
@@ -71,14 +71,10 @@ def serve_one_request_and_stop(proc: subprocess.Popen, port: int) -> None:
         except OSError:
             return False
 
-    try:
+    with reaped(proc):
         wait_until(healthy, timeout=30)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def check_json_log(text: str, port: int) -> list[dict[str, Any]]:

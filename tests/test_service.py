@@ -13,7 +13,7 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 
-from conftest import free_port, start_twistd, wait_until
+from conftest import free_port, reaped, start_twistd, wait_until
 
 BODY = json.dumps({"message": "in flight"}).encode()
 HEAD = (
@@ -108,7 +108,7 @@ async def test_health_is_503_while_draining():
 def test_twistd_subprocess_sigterm_with_request_in_flight():
     port = free_port()
     proc = start_twistd("--port", f"tcp:{port}:interface=127.0.0.1")
-    try:
+    with reaped(proc):
         def healthy():
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
@@ -130,11 +130,7 @@ def test_twistd_subprocess_sigterm_with_request_in_flight():
         response = finish_request(sock)
         assert response.startswith(b"HTTP/1.1 200"), response
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
     assert "Traceback" not in output, output
 
 
@@ -158,15 +154,11 @@ def test_twistd_listens_on_a_unix_socket(tmp_path):
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         return read_until_closed(sock)
 
-    try:
+    with reaped(proc):
         answer = wait_until(health, timeout=30)
         assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b'{"status":"ok"}')
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 class _CountingTracker:

@@ -188,6 +188,15 @@ async def test_deleting_a_tenant_removes_it_and_all_its_data(sentry: Any) -> Non
                              kept["token"])
     assert code == 200 and len(issues) == 1
 
+    # the doomed check-in's id is free again: the same id is a new check-in of the kept tenant
+    response, _ = await request_json(
+        "POST", f"{sentry.url}/api/{kept['project_id']}/envelope/",
+        data=b'{}\n{"type":"check_in"}\n' + json.dumps(check_in).encode(),
+        headers={"Content-Type": "application/x-sentry-envelope"})
+    assert response.code == 200
+    response, body = await request_json("GET", f"{sentry.url}/__parlel/check_ins?project={kept['project_id']}")
+    assert body["count"] == 1
+
 
 @pytest_twisted.ensureDeferred
 async def test_resetting_a_tenant_empties_it_and_keeps_its_dsn_and_token(strict_sentry: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import posixpath
 
 from twisted.web.server import Request
 
@@ -22,7 +21,7 @@ from sentry_daemon.api.uploads import assemble_answer, may_download
 from sentry_daemon.http.errors import ApiError, ErrorResponse
 from sentry_daemon.http.pagination import paginate
 from sentry_daemon.http.params import query_arg
-from sentry_daemon.http.responses import bytes_response, empty_response, json_response
+from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.serializers import artifact_bundles
 from sentry_daemon.store.bundles import lower_keys, read_file
 from sentry_daemon.store.debug_files import normalize_debug_id
@@ -138,8 +137,7 @@ def bundle_file(api: ApiContext, request: Request, org: str, project: str, bundl
     except KeyError:
         raise ErrorResponse(404, f"The file {path} can't be found in the artifact bundle") from None
     content_type = lower_keys(entry.headers if entry else {}).get("content-type") or "application/octet-stream"
-    disposition = f'attachment; filename="{posixpath.basename(" ".join(path.split()))}"'
-    return bytes_response(request, 200, data, str(content_type), {"Content-Disposition": disposition})
+    return uploads.attachment(request, data, str(content_type), path)
 
 
 @endpoint("/api/0/projects/<org>/<project>/artifact-lookup/", methods=["GET"], permission=permissions.UPLOADS)
@@ -147,7 +145,7 @@ def artifact_lookup(api: ApiContext, request: Request, org: str, project: str) -
     found = api.project(request, org, project)
     download = query_arg(request, "download")
     if download is not None:
-        return _download(api, request, found, download)
+        return uploads.download(api, request, _download_file(api, found, download))
     raw_id = query_arg(request, "debug_id")
     debug_id = normalize_debug_id(raw_id) or raw_id
     results = api.store.uploads.lookup(found, debug_id, query_arg(request, "url") or "",
@@ -157,11 +155,8 @@ def artifact_lookup(api: ApiContext, request: Request, org: str, project: str) -
     return json_response(request, 200, [artifact_bundles.lookup(b, how, url) for b, how in rows])
 
 
-def _download(api: ApiContext, request: Request, project: Project, download: str) -> bytes:
-    def find() -> tuple[bytes, str] | None:
-        kind, ident = (download.split("/") + [""])[:2]
-        bundle = next((b for b in api.store.uploads.project_bundles(project)
-                       if kind == "artifact_bundle" and str(b.id) == ident), None)
-        return (bundle.data, bundle.name) if bundle is not None else None
-
-    return uploads.download(api, request, find)
+def _download_file(api: ApiContext, project: Project, download: str) -> tuple[bytes, str] | None:
+    kind, ident = (download.split("/") + [""])[:2]
+    bundle = next((b for b in api.store.uploads.project_bundles(project)
+                   if kind == "artifact_bundle" and str(b.id) == ident), None)
+    return (bundle.data, bundle.name) if bundle is not None else None

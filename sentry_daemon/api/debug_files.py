@@ -38,14 +38,11 @@ def assemble_difs(api: ApiContext, request: Request, org: str, project: str) -> 
     return json_response(request, 200, answer)
 
 
-def _download(api: ApiContext, request: Request, project: Project, file_id: str) -> bytes:
-    def find() -> tuple[bytes, str] | None:
-        found = api.store.uploads.debug_file(project, file_id)
-        if found is None:
-            return None
-        return found.data, posixpath.basename(found.debug_id) + _EXTENSIONS.get(found.file_format, "")
-
-    return uploads.download(api, request, find)
+def _download_file(api: ApiContext, project: Project, file_id: str) -> tuple[bytes, str] | None:
+    found = api.store.uploads.debug_file(project, file_id)
+    if found is None:
+        return None
+    return found.data, posixpath.basename(found.debug_id) + _EXTENSIONS.get(found.file_format, "")
 
 
 @endpoint("/api/0/projects/<org>/<project>/files/dsyms/", methods=["GET"], permission=permissions.UPLOADS)
@@ -53,7 +50,7 @@ def project_debug_files(api: ApiContext, request: Request, org: str, project: st
     found = api.project(request, org, project)
     file_id = query_arg(request, "id")
     if file_id is not None:
-        return _download(api, request, found, file_id)
+        return uploads.download(api, request, _download_file(api, found, file_id))
     rows = api.store.uploads.project_debug_files(
         found, debug_id=query_arg(request, "debug_id"), code_id=query_arg(request, "code_id"),
         query=query_arg(request, "query"), file_formats=query_args(request, "file_formats"))

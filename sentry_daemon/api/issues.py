@@ -78,7 +78,7 @@ def _org_projects(api: ApiContext, request: Request, org: Organization) -> list[
         return projects
     selected = []
     for ident in wanted:
-        found = next((p for p in projects if str(p.id) == ident or p.slug == ident), None)
+        found = api.store.project(org, ident)
         if found is None:
             raise ApiError(403, "You do not have permission to perform this action.")
         selected.append(found)

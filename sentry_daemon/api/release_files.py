@@ -8,7 +8,6 @@ filename), ``dist``, ``header`` (repeatable ``Key: Value``), checked as Sentry's
 
 from __future__ import annotations
 
-import posixpath
 import re
 
 from twisted.web.server import Request
@@ -17,10 +16,11 @@ from sentry_daemon.api import permissions
 from sentry_daemon.api.app import ApiContext, endpoint
 from sentry_daemon.api.permissions import DENIED
 from sentry_daemon.api.releases import ORG_RELEASES, PROJECT_RELEASES, project_release_of, release_of
+from sentry_daemon.api.uploads import attachment, may_download
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.pagination import paginate
 from sentry_daemon.http.params import parse_int, query_args, read_json_object
-from sentry_daemon.http.responses import bytes_response, empty_response, json_response
+from sentry_daemon.http.responses import empty_response, json_response
 from sentry_daemon.http.validation import Field, validate
 from sentry_daemon.ingest.multipart import form_parts
 from sentry_daemon.serializers.releases import release_file
@@ -88,13 +88,11 @@ def _get(api: ApiContext, request: Request, release: Release, file_id: str) -> b
     found = _file(release, file_id)
     if b"download" not in request.args:
         return json_response(request, 200, release_file(found))
-    if api.token(request).kind == "org":
+    if not may_download(api, request):
         raise ApiError(403, DENIED)
     content_type = next((v for k, v in found.headers.items() if k.lower() == "content-type" and v),
                         "application/octet-stream")
-    filename = posixpath.basename(" ".join(found.name.split()))
-    return bytes_response(request, 200, found.data, content_type,
-                          {"Content-Disposition": f'attachment; filename="{filename}"'})
+    return attachment(request, found.data, content_type, found.name)
 
 
 def _rename(api: ApiContext, request: Request, release: Release, file_id: str) -> bytes:

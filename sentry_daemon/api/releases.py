@@ -491,15 +491,20 @@ def release_deploys(api: ApiContext, request: Request, org: str, version: str) -
 @endpoint(f"{ORG_RELEASES}/<version>/deploys/", methods=["POST"], permission=permissions.RELEASES)
 def create_release_deploy(api: ApiContext, request: Request, org: str, version: str) -> bytes:
     release = release_of(api, request, org, version)
-    org_projects = api.store.org_projects(release.organization)
+
+    def project_of(value: Any) -> Project | None:
+        """Sentry's ``ProjectField(id_allowed=True)``: a slug, or an id."""
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return None
+        return api.store.project(release.organization, str(value))
 
     def project_error(value: Any) -> str | None:
-        return None if _project_by_ident(org_projects, value) is not None else "Invalid project"
+        return None if project_of(value) is not None else "Invalid project"
 
     fields = {**DEPLOY, "projects": Field("list", item=Field("any", check=project_error),
                                           check=lambda v: "This list may not be empty." if not v else None)}
     body = validate(read_json_object(request), fields)
-    projects = [_project_by_ident(org_projects, v) for v in body["projects"]] if "projects" in body else None
+    projects = [project_of(v) for v in body["projects"]] if "projects" in body else None
     try:
         deploy = api.store.releases.add_deploy(
             release, projects, body["environment"], name=body.get("name") or None, url=body.get("url") or None,
@@ -507,13 +512,6 @@ def create_release_deploy(api: ApiContext, request: Request, org: str, version: 
     except InvalidProjects as exc:
         raise _ParameterValidationError(400, str(exc)) from None
     return json_response(request, 201, release_serializers.deploy(deploy))
-
-
-def _project_by_ident(projects: list[Project], value: Any) -> Project | None:
-    """Sentry's ``ProjectField(id_allowed=True)``: a slug, or an id."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return next((p for p in projects if p.slug == value or str(p.id) == str(value)), None)
 
 
 # --- repositories --------------------------------------------------------------------------

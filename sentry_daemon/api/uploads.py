@@ -12,8 +12,9 @@ A request whose chunks fail is refused whole: no chunk of it is kept.
 
 from __future__ import annotations
 
+import posixpath
 import re
-from typing import Any, Callable
+from typing import Any
 
 from twisted.web.server import Request
 
@@ -140,14 +141,20 @@ def may_download(api: ApiContext, request: Request) -> bool:
     return api.token(request).kind == "user"
 
 
-def download(api: ApiContext, request: Request, find: Callable[[], tuple[bytes, str] | None]) -> bytes:
+def attachment(request: Request, data: bytes, content_type: str, name: str) -> bytes:
+    """Bytes as a download named by ``name``'s last path part, each whitespace run one space
+    (Sentry's ``posixpath.basename(" ".join(name.split()))``)."""
+    filename = posixpath.basename(" ".join(name.split()))
+    return bytes_response(request, 200, data, content_type,
+                          {"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def download(api: ApiContext, request: Request, found: tuple[bytes, str] | None) -> bytes:
     """A stored file's bytes as an attachment (``?download=``, ``?id=``): a bare 403 for a caller
-    who may not download, Django's 404 when ``find`` finds no (bytes, file name)."""
+    who may not download, Django's 404 when no (bytes, file name) was found."""
     if not may_download(api, request):
         return empty_response(request, 403)
-    found = find()
     if found is None:
         raise ApiError(404, "Not found.")
     data, name = found
-    return bytes_response(request, 200, data, "application/octet-stream",
-                          {"Content-Disposition": f'attachment; filename="{name}"'})
+    return attachment(request, data, "application/octet-stream", name)

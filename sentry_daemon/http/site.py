@@ -190,8 +190,12 @@ class SentrySite(Site):
         super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor, parsePOSTFormSubmission=False,
                          timeout=idle_timeout or None)
         self.max_body = max_body
-        self.path_limits = tuple(path_limits)
-        self.capped_bodies = tuple(capped_bodies)
+        # (path pattern, body limit, its own 413 body or None), the first match decides: built once,
+        # as every request's limit is looked up here
+        self._body_rules: tuple[tuple[re.Pattern[bytes], int, dict[str, Any] | None], ...] = (
+            *((pattern, min(cap, max_body) if max_body else cap, body) for pattern, cap, body in capped_bodies),
+            *((pattern, limit, None) for pattern, limit in path_limits),
+        )
         self.on_too_large = on_too_large
         self.tracker = tracker
         self._log_requests = log_requests
@@ -199,28 +203,21 @@ class SentrySite(Site):
 
     def body_limit(self, target: bytes | None) -> int:
         """The largest body a request for ``target`` may send (0: no limit)."""
-        capped = self._capped(target)
-        if capped is not None:
-            return min(capped[1], self.max_body) if self.max_body else capped[1]
-        if target:
-            path = target.split(b"?", 1)[0]
-            for pattern, limit in self.path_limits:
-                if pattern.match(path):
-                    return limit
-        return self.max_body
-
-    def _capped(self, target: bytes | None) -> tuple[re.Pattern[bytes], int, dict[str, Any]] | None:
-        if target and self.capped_bodies:
-            path = target.split(b"?", 1)[0]
-            for rule in self.capped_bodies:
-                if rule[0].match(path):
-                    return rule
-        return None
+        rule = self._body_rule(target)
+        return rule[1] if rule is not None else self.max_body
 
     def too_large_answer(self, target: bytes | None) -> dict[str, Any] | None:
         """The 413 body for ``target`` when its API has its own (None: Sentry's ``{"detail": ...}``)."""
-        capped = self._capped(target)
-        return capped[2] if capped is not None else None
+        rule = self._body_rule(target)
+        return rule[2] if rule is not None else None
+
+    def _body_rule(self, target: bytes | None) -> tuple[re.Pattern[bytes], int, dict[str, Any] | None] | None:
+        if target:
+            path = target.split(b"?", 1)[0]
+            for rule in self._body_rules:
+                if rule[0].match(path):
+                    return rule
+        return None
 
     def log(self, request: Request) -> None:  # type: ignore[override]
         """Twisted's access log, called once a response is complete."""

@@ -197,11 +197,11 @@ class FaultStore:
         now = self._now()
         found = []
         for fault in self._matching(LIMIT_ACTIONS, endpoint, project_id, org):
-            covered = sum(q for category, q in quantities.items() if fault.covers(category))
-            if not any(fault.covers(category) for category in quantities):
+            covered = [q for category, q in quantities.items() if fault.covers(category)]
+            if not covered:
                 continue
             limit = (self._rate_limit(fault, now) if fault.action == "rate_limit"
-                     else self._quota(fault, now, covered))
+                     else self._quota(fault, now, sum(covered)))
             if limit is not None:
                 found.append(limit)
         return found

@@ -218,10 +218,10 @@ class MonitorStore:
     def forget_project(self, project: Project) -> None:
         """A deleted project takes its monitors and their check-ins with it."""
         for key in [k for k, m in self._monitors.items() if m.project is project]:
-            del self._monitors[key]
-        for check_in_id in [i for i, c in self._check_ins.items() if c.monitor.project is project]:
-            del self._check_ins[check_in_id]
-            self._open.pop(check_in_id, None)
+            for check_in in self._monitors.pop(key).check_ins:
+                if self._check_ins.get(check_in.id) is check_in:
+                    del self._check_ins[check_in.id]
+                    self._open.pop(check_in.id, None)
 
     def of_organization(self, org: Organization) -> list[Monitor]:
         self.tick()

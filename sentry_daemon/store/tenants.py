@@ -65,14 +65,14 @@ class TenantStore:
         an org auth token naming the organization and ``base_url``, so sentry-cli needs nothing else.
         """
         store = self._store
-        base = slugify(name or "")[:_SLUG_BASE].strip("-") or "tenant"
+        stem = slugify(name or "")[:_SLUG_BASE].strip("-")
+        base = stem or "tenant"
         while True:
             tenant_id = secrets.token_hex(4)
             slug = f"{base}-{tenant_id}"
             if tenant_id not in self.by_id and slug not in store.organizations:
                 break
-        project_slug = slugify(name or "")[:_SLUG_BASE].strip("-") or "project"
-        return self._make(tenant_id, name, slug, name or slug, project_slug,
+        return self._make(tenant_id, name, slug, name or slug, stem or "project",
                           project_id=store.orgs.next_project_id(), org_id=None, key=None,
                           token_value=org_token_value(slug, base_url, store.now()))
 

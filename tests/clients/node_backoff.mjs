@@ -14,29 +14,22 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { recordingTransport } from './recording_transport.mjs';
+
 const require = createRequire(join(process.env.SENTRY_NODE_DIR, 'package.json'));
 const Sentry = require('@sentry/node');
 
 const [dsn, backoff] = process.argv.slice(2);
 const requests = [];
 
-function recordingTransport(options) {
-  const transport = Sentry.makeNodeTransport(options);
-  return {
-    ...transport,
-    send: async (envelope) => {
-      const types = envelope[1].map((item) => item[0].type);
-      const response = await transport.send(envelope);
-      if (types.length > 0 && response.statusCode !== undefined) {
-        const limits = response.headers?.['x-sentry-rate-limits'] ?? null;
-        requests.push({ status: response.statusCode, types, rate_limits: limits });
-      }
-      return response;
-    },
-  };
+function record(types, response) {
+  if (response && types.length > 0 && response.statusCode !== undefined) {
+    const limits = response.headers?.['x-sentry-rate-limits'] ?? null;
+    requests.push({ status: response.statusCode, types, rate_limits: limits });
+  }
 }
 
-Sentry.init({ dsn, release: 'myapp@1.0.0', transport: recordingTransport });
+Sentry.init({ dsn, release: 'myapp@1.0.0', transport: recordingTransport(Sentry, record) });
 
 const ids = { first: Sentry.captureMessage('first') };
 await Sentry.flush(10000);

@@ -11,13 +11,15 @@
 // createRequire rooted there).
 //
 // Output: {"ids": {scenario: id}, "requests": [{"status", "types", "error"?}...], "flushed": bool}.
-// The transport is the SDK's own makeNodeTransport, wrapped only to record each answer's status and
-// the item types of the envelope it carried. The SDK is flushed and closed before the line is
-// printed, so everything it sent was answered by then.
+// The transport is the SDK's own makeNodeTransport, wrapped (recording_transport.mjs) only to record
+// each answer's status and the item types of the envelope it carried. The SDK is flushed and closed
+// before the line is printed, so everything it sent was answered by then.
 
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+import { recordingTransport } from './recording_transport.mjs';
 
 const require = createRequire(join(process.env.SENTRY_NODE_DIR, 'package.json'));
 const Sentry = require('@sentry/node');
@@ -26,22 +28,9 @@ const [dsn, ...scenarios] = process.argv.slice(2);
 const requests = [];
 const ids = {};
 
-function recordingTransport(options) {
-  const transport = Sentry.makeNodeTransport(options);
-  return {
-    ...transport,
-    send: async (envelope) => {
-      const types = envelope[1].map((item) => item[0].type);
-      try {
-        const response = await transport.send(envelope);
-        requests.push({ status: response.statusCode ?? null, types });
-        return response;
-      } catch (error) {
-        requests.push({ status: null, types, error: String(error) });
-        throw error;
-      }
-    },
-  };
+function record(types, response, error) {
+  requests.push(response === null ? { status: null, types, error: String(error) }
+    : { status: response.statusCode ?? null, types });
 }
 
 function lookup(mapping, key) {
@@ -148,7 +137,7 @@ Sentry.init({
   tracesSampleRate: 1.0,
   enableLogs: true,
   normalizeDepth: 5,
-  transport: recordingTransport,
+  transport: recordingTransport(Sentry, record),
 });
 
 for (const name of scenarios) {
