@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.web.server import Request
 
 from sentry_daemon import __version__
@@ -17,12 +18,13 @@ from sentry_daemon.api.routes import app as api_app
 from sentry_daemon.clock import ClockError, DomainClock, move
 from sentry_daemon.control_auth import ControlAuth, GuardedControl, control_scope, require_org
 from sentry_daemon.control_faults import one_fault, read_fault, select_faults
-from sentry_daemon.control_lists import LISTINGS
+from sentry_daemon.control_lists import LISTINGS, whole_number
+from sentry_daemon.control_stream import Streams
 from sentry_daemon.control_wait import Waiters, read_wait
 from sentry_daemon.http.error_handlers import install_error_handlers
 from sentry_daemon.http.errors import ApiError, not_found
 from sentry_daemon.http.params import read_json_object
-from sentry_daemon.http.responses import empty_response, json_response
+from sentry_daemon.http.responses import bytes_response, empty_response, json_response
 from sentry_daemon.http.routing import Klein, route_template
 from sentry_daemon.http.validation import Field, validate
 from sentry_daemon.serializers.batches import captured_batch
@@ -30,6 +32,7 @@ from sentry_daemon.serializers.dsn import dsn_url
 from sentry_daemon.serializers.faults import fault as fault_body
 from sentry_daemon.serializers.grouping_info import grouping_info
 from sentry_daemon.serializers.tenants import tenant as tenant_body
+from sentry_daemon.store.snapshot import SnapshotError
 from sentry_daemon.store.store import Store
 from sentry_daemon.store.tenants import MAX_NAME, Tenant
 
@@ -42,6 +45,7 @@ class ControlledService(Protocol):
     address: Any
     clock: DomainClock
     reactor: Any  # real time: waiters time out by it, never by the domain clock
+    snapshots: Any  # ``store.persistence.Snapshots``: the state as one file, and back
 
     def base_url_for(self, request: Request) -> str: ...
 
@@ -50,6 +54,8 @@ class ControlledService(Protocol):
     def in_flight(self) -> int: ...
 
     def reset(self) -> None: ...
+
+    def restore(self, data: bytes) -> Deferred: ...
 
 
 def _klein_endpoints(app: Klein) -> list[str]:
@@ -74,6 +80,7 @@ ENDPOINTS = [
     *_klein_endpoints(api_app),
     "GET /health",
     "GET /metrics",
+    "GET /ui/",
     "POST /__parlel/reset",
     "GET /__parlel/events",
     "GET /__parlel/events/{event_id}/grouping",
@@ -88,6 +95,7 @@ ENDPOINTS = [
     "GET /__parlel/outcomes",
     "GET /__parlel/release-health",
     "GET /__parlel/wait",
+    "GET /__parlel/stream",
     "GET|POST /__parlel/tenants",
     "GET|DELETE /__parlel/tenants/{id}",
     "POST /__parlel/tenants/{id}/reset",
@@ -98,6 +106,8 @@ ENDPOINTS = [
     "GET|DELETE /__parlel/faults/{id}",
     "GET /__parlel/journal",
     "GET /__parlel/retention",
+    "GET /__parlel/snapshot",
+    "POST /__parlel/restore",
 ]
 
 
@@ -133,17 +143,27 @@ class ControlRoutes:
         self.store = service.store
         self.auth = ControlAuth(self.store, service.config.control_auth, service.config.admin_tokens)
         self.waiters = Waiters(self.store, service.reactor)
+        self.streams = Streams(self.store, service.reactor, service.config.stream_heartbeat,
+                               service.config.stream_max_buffer)
 
     def resource(self) -> GuardedControl:
         """The routes behind the control API's policy (``control_auth``)."""
         return GuardedControl(self.app.resource(), self.auth)
 
     def _list(self, request: Request, name: str) -> bytes:
-        """A list as ``control_lists`` describes it, within what the caller may see."""
+        """A list as ``control_lists`` describes it, within what the caller may see; ``?limit=N``
+        keeps its newest N rows (still oldest first): the web page reads 10,000 events that way."""
         listing = LISTINGS[name]
-        selection = listing.select(self.store, request_args(request), control_scope(request),
+        args = request_args(request)
+        limit = whole_number(args.pop("limit", [None])[0], "limit")
+        selection = listing.select(self.store, args, control_scope(request),
                                    base_url=self.service.base_url_for(request))
-        return _listing(request, listing.plural, listing.shown(self.store, selection))
+        rows = listing.matching(self.store, selection)
+        if limit is not None and limit < 0:
+            raise ApiError(400, f"invalid limit: {limit} is below 0")
+        if limit is not None and limit < len(rows):
+            rows = rows[len(rows) - limit:]
+        return _listing(request, listing.plural, listing.show(self.store, selection, rows))
 
     def _tenant(self, request: Request, tenant_id: str) -> Tenant:
         found = self.store.tenants.get(tenant_id)
@@ -183,6 +203,26 @@ class ControlRoutes:
     def reset(self, request: Request) -> bytes:
         self.service.reset()
         return json_response(request, 200, {"status": "reset"})
+
+    @app.route("/__parlel/snapshot", methods=["GET"], strict_slashes=False)
+    def snapshot(self, request: Request) -> Deferred:
+        """The whole state as one file (``store.snapshot``), for ``/__parlel/restore`` or ``--load``."""
+        d = self.service.snapshots.take()
+        return d.addCallback(lambda data: bytes_response(
+            request, 200, data, "application/vnd.sqlite3",
+            {"Content-Disposition": 'attachment; filename="sentryfake-snapshot.sqlite3"'}))
+
+    @app.route("/__parlel/restore", methods=["POST"], strict_slashes=False)
+    def restore(self, request: Request) -> Deferred:
+        """The body (a snapshot file) becomes the whole state, all or nothing: a bad file is a 400
+        and the state stays as it was."""
+        def refused(failure: Any) -> bytes:
+            failure.trap(SnapshotError)
+            raise ApiError(400, f"not a snapshot: {failure.value}")
+
+        d = self.service.restore(request.content.read())
+        d.addCallbacks(lambda _: json_response(request, 200, {"status": "restored"}), refused)
+        return d
 
     @app.route("/__parlel/events", methods=["GET"], strict_slashes=False)
     def events(self, request: Request) -> bytes:
@@ -285,6 +325,11 @@ class ControlRoutes:
                                    base_url=self.service.base_url_for(request))
         waiting = self.waiters.wait(listing, selection, count, timeout)
         return waiting.addCallback(lambda answer: json_response(request, *answer))
+
+    @app.route("/__parlel/stream", methods=["GET"], strict_slashes=False)
+    def stream(self, request: Request) -> Any:
+        """Server-Sent Events: every record as it is stored, filtered, resumable (``control_stream``)."""
+        return self.streams.stream(request, request_args(request), control_scope(request))
 
     # --- tenants ---------------------------------------------------------------------------
 

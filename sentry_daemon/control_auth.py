@@ -39,6 +39,8 @@ ADMIN_ROUTES = frozenset({
     (b"POST", b"/__parlel/reset"),
     (b"POST", b"/__parlel/clock"),
     (b"GET", b"/__parlel/tenants"),
+    (b"GET", b"/__parlel/snapshot"),
+    (b"POST", b"/__parlel/restore"),
 })
 FOREIGN = "This token may only act on its own organization."
 NEEDS_ADMIN = "This needs an admin token (--admin-token): it acts on every organization."

@@ -7,8 +7,9 @@ or id) and ``tenant`` (a tenant id), and ``project`` (numeric id) where its reco
 the rest are the list's own:
 
 =============== =================================================================================
-events          ``type`` (repeatable), ``release``, ``environment``, ``query``, ``batch``
-transactions    the events of type ``transaction``: ``release``, ``environment``, ``query``, ``batch``
+events          ``type`` (repeatable), ``event_id``, ``release``, ``environment``, ``query``, ``batch``
+transactions    the events of type ``transaction``: ``event_id``, ``release``, ``environment``, ``query``,
+                ``batch``
 issues          ``type``, ``release``, ``environment``, ``query``
 items           ``type`` (repeatable), ``batch``
 envelopes       ``batch``
@@ -95,6 +96,8 @@ class Listing:
     # narrowed to a project or an organization reads only theirs
     of_project: Callable[[Store, int], Iterable[Row]] | None = None
     order: Callable[[Row], Any] | None = None
+    # which of ``rows`` belong to the list at all (the transactions of the stored events)
+    belongs: Callable[[Row], bool] | None = None
 
     @property
     def takes(self) -> tuple[str, ...]:
@@ -127,11 +130,13 @@ class Listing:
     def matcher(self, store: Store, selection: Selection) -> Check:
         """Whether a row belongs in the list under ``selection``."""
         org, project_id, checks, project_of = selection.org, selection.project_id, selection.checks, self.project
-        named = self.project_id
+        named, belongs = self.project_id, self.belongs
         if selection.nothing:
             return lambda row: False
 
         def matches(row: Row) -> bool:
+            if belongs is not None and not belongs(row):
+                return False
             if project_id is not None and named is not None and named(row) != project_id:
                 return False
             if org is not None or (project_id is not None and named is None):
@@ -264,6 +269,7 @@ def _has(key: str) -> Filter:
 
 
 _EVENT_FILTERS: dict[str, Filter] = {
+    "event_id": _equal(lambda e: e.event_id),
     "release": _equal(_event_release),
     "environment": _equal(lambda e: e.environment),
     "query": (False, _event_query),
@@ -327,7 +333,7 @@ _EVENTS = dict(
 LISTINGS: dict[str, Listing] = {listing.plural: listing for listing in (
     Listing("events", {"type": _among(lambda e: e.type), **_EVENT_FILTERS}, **_EVENTS),
     Listing("transactions", {"type": (False, lambda store, selection, wanted: lambda e: True), **_EVENT_FILTERS},
-            **_EVENTS),
+            belongs=lambda e: e.type == "transaction", **_EVENTS),
     Listing("issues", {"type": _among(lambda i: i.type), "release": _has("sentry:release"),
                        "environment": _has("environment"), "query": (False, _issue_query)},
             rows=_issues, project=_own_project, show=_show_issues,

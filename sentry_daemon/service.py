@@ -33,11 +33,13 @@ from sentry_daemon.ingest import open_sentry
 from sentry_daemon.ingest.routes import IngestRoutes
 from sentry_daemon.metrics import PATH as METRICS_PATH, Metrics
 from sentry_daemon.serializers.dsn import dsn_url
+from sentry_daemon.store.persistence import Persistence, Snapshots, load_file
 from sentry_daemon.store.records import Seed
 from sentry_daemon.store.retention import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, RetentionPolicy
 from sentry_daemon.store.store import Store
 from sentry_daemon.transform.engine import TransformEngine
 from sentry_daemon.transform import routes as transform_routes
+from sentry_daemon.ui_routes import PREFIX as UI_PREFIX, PageResource
 
 DEFAULT_PORT = 4773
 FREEZE_EVERY = 1000
@@ -72,6 +74,10 @@ class Config:
     transform: bool = False  # serve /api/transform: runs the beforeSend code it is sent
     transform_timeout: float = 30.0
     transform_node_modules: str | None = None  # where @sentry/node is (None: looked for)
+    data_dir: str | None = None  # keep the state there (``store.persistence``); None: memory only
+    load: str | None = None  # start from this snapshot file (when ``data_dir`` holds no state yet)
+    stream_heartbeat: float = 15.0  # seconds between the live stream's heartbeats (``control_stream``)
+    stream_max_buffer: int = 1 << 20  # bytes a lagging stream client may have waiting before it is cut
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -114,6 +120,15 @@ class SentryService(MultiService):
         self.clock = DomainClock.given(clock) if clock is not None else DomainClock.for_option(config.clock, reactor)
         self.store = Store(config.seed, now=self.clock.seconds, journal_size=config.journal_size,
                            retention=RetentionPolicy(config.max_events, config.max_bytes, config.retention_days))
+        self.requests_finished = 0  # tells persistence that a request may have changed the state
+        self.persistence = (Persistence(self.store, config.data_dir, reactor, lambda: self.requests_finished)
+                            if config.data_dir else None)
+        loaded = self.persistence.load() if self.persistence is not None else False
+        if config.load and not loaded:  # a data directory that holds a state wins over --load
+            load_file(self.store, config.load)
+            if self.persistence is not None:
+                self.persistence.rewrite()
+        self.snapshots = Snapshots(self.store, reactor, self.persistence)
         self.port: IListeningPort | None = None
         self.address: Any = None
         self.stopping = False
@@ -138,7 +153,8 @@ class SentryService(MultiService):
                 direct=self.ingest.direct_routes(),
                 mounts=[(b"/v1/ingest", self.open_sentry.app.resource()),
                         (METRICS_PATH, self.metrics.resource()),
-                        (b"/api/transform", self.transform_routes.app.resource())],
+                        (b"/api/transform", self.transform_routes.app.resource()),
+                        (UI_PREFIX, PageResource())],
                 guard=self.faults.guard,
             ),
             max_body=config.max_body,
@@ -231,6 +247,7 @@ class SentryService(MultiService):
 
     def request_finished(self, request: Request) -> None:
         self._in_flight.discard(request)
+        self.requests_finished += 1
         self._check_drained()
         if self.standalone:
             self._since_freeze += 1
@@ -255,6 +272,13 @@ class SentryService(MultiService):
         if self.standalone:
             gc.unfreeze()
 
+    def restore(self, data: bytes) -> Deferred:
+        """Replace the state with a snapshot file's (the control API's ``/__parlel/restore``)."""
+        d = self.snapshots.restore(data)
+        if self.standalone:
+            d.addCallback(lambda _: gc.unfreeze())
+        return d
+
     def connection_closed(self) -> None:
         self._check_drained()
 
@@ -264,6 +288,8 @@ class SentryService(MultiService):
     def startService(self) -> None:
         super().startService()
         self.clock.start_ticking(self.store.tick)
+        if self.persistence is not None:
+            self.persistence.start()
         if self.transform is not None:
             self.transform.start()
 
@@ -272,11 +298,14 @@ class SentryService(MultiService):
         self.stopping = True
         self.clock.stop_ticking()
         self.control.waiters.close()
+        self.control.streams.close()
         self.log.info("stopping: draining {count} request(s) in flight", count=len(self._in_flight))
         d = maybeDeferred(super().stopService)
         d.addCallback(lambda _: self._drain())
         if self.transform is not None:  # after the drain: transforms in flight finish first
             d.addCallback(lambda _: self.transform.stop())
+        if self.persistence is not None:  # after the drain: what the last requests stored is written too
+            d.addCallback(lambda _: self.persistence.stop())
         d.addCallback(self._drained)
         return d
 

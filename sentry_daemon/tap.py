@@ -117,6 +117,12 @@ class Options(usage.Options):
         ["transform-node-modules", None, None,
          "A node_modules directory (or an npm --prefix) holding @sentry/node for javascript transforms "
          "(default: $SENTRYFAKE_NODE_MODULES, then ~/.cache/sentryfake/node)."],
+        ["data-dir", None, None,
+         "Keep the state in an SQLite database in this directory (made if missing): all of it is there "
+         "after a restart. Default: memory only."],
+        ["load", None, None,
+         "Start from this snapshot file (GET /__parlel/snapshot); with --data-dir, only when the "
+         "directory holds no state yet."],
     ]
     optFlags = [
         ["log-requests", None, "Log every request (method, URI, status)."],
@@ -196,6 +202,7 @@ class Options(usage.Options):
         if self["clock"] not in CLOCK_KINDS:
             raise usage.UsageError(f"--clock {self['clock']!r}: choose {' or '.join(CLOCK_KINDS)}")
         self._check_transform_options()
+        self._check_persistence_options()
 
     def _check_idle_and_log_options(self) -> None:
         from sentry_daemon.logs import LOG_FORMATS
@@ -205,6 +212,24 @@ class Options(usage.Options):
                                                                               "seconds (0: never)")
         if self["log-format"] not in LOG_FORMATS:
             raise usage.UsageError(f"--log-format {self['log-format']!r}: choose {' or '.join(LOG_FORMATS)}")
+
+    def _check_persistence_options(self) -> None:
+        from sentry_daemon.store.snapshot import SnapshotError, read_file
+
+        directory = self["data-dir"]
+        if directory is not None:
+            if os.path.exists(directory) and not os.path.isdir(directory):
+                raise usage.UsageError(f"--data-dir {directory}: not a directory")
+            self["data-dir"] = os.path.abspath(directory)  # twistd may change directory
+        path = self["load"]
+        if path is not None:
+            if not os.path.isfile(path):
+                raise usage.UsageError(f"--load {path}: no such file")
+            try:
+                read_file(path)
+            except SnapshotError as exc:
+                raise usage.UsageError(f"--load {path}: {exc}") from None
+            self["load"] = os.path.abspath(path)
 
     def _check_transform_options(self) -> None:
         from sentry_daemon.transform.sdks import NODE_INSTALL_HINT, node_modules_dir
@@ -280,6 +305,8 @@ def config_from_options(options: Options) -> Any:
         transform=bool(options["transform"]),
         transform_timeout=options["transform-timeout"],
         transform_node_modules=options["transform-node-modules"],
+        data_dir=options["data-dir"],
+        load=options["load"],
     )
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -59,3 +62,35 @@ def test_memory_bench_measures_per_event():
     figures = run_bench(str(BENCH / "memory.py"), "--events", "300")
     assert figures["events"] == 300 and figures["rss_after_mib"] > 0
     assert 2000 < figures["received_per_event"] < 5000  # the ~3 KB SDK error envelopes it promises
+
+
+def test_soak_bench_reports_every_interval():
+    figures = run_bench(str(BENCH / "soak.py"), "--duration", "4", "--interval", "1", "--max-events", "300",
+                        "--capacity-events", "100")
+    assert figures["capacity_events_per_s"] > 0 and len(figures["rows"]) >= 3
+    assert figures["verdict"]["errors"] == 0
+    assert all(row["rss_mib"] > 0 for row in figures["rows"])
+    assert any(row["api_requests"] for row in figures["rows"])
+    assert figures["rows"][-1]["stored_events"] == 300  # at the cap: each soak event evicted one
+
+
+def test_stream_bench_delivers_every_event_to_every_listener():
+    figures = run_bench(str(BENCH / "stream.py"), "--events", "60", "--rounds", "1", "--warmup", "10",
+                        "--preload", "100", "--listeners", "3")
+    assert figures["listeners"] == 3 and figures["errors"] == 0  # each listener got all 60 events
+    assert all(ratio > 0 for ratio in figures["ratios"].values())
+
+
+def test_persistence_bench_times_flushes_and_start_up():
+    figures = run_bench(str(BENCH / "persistence.py"), "--events", "300", "--rate", "100", "--flushes", "2")
+    assert figures["loaded_events"] == figures["events"] == 400
+    assert figures["flush_reactor_ms"]["median"] > 0 and figures["startup_ratio_to_storing"] > 0
+
+
+def test_ui_bench_times_every_view():
+    if not (os.access("/usr/bin/chromium", os.X_OK) and os.access("/usr/bin/chromedriver", os.X_OK)):
+        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    pytest.importorskip("selenium", reason="selenium is not installed (pip install '.[test]')")
+    figures = run_bench(str(BENCH / "ui.py"), "--events", "40", "--issues", "20", "--rounds", "1")
+    assert set(figures["views"]) == {"feed", "issues", "issue", "event"}
+    assert all(cell["large_ms"] > 0 and cell["elements"] > 0 for cell in figures["views"].values())

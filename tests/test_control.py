@@ -94,3 +94,17 @@ async def test_malformed_http_is_a_json_400_and_the_daemon_carries_on(sentry):
         assert body == b'{"detail": "malformed HTTP request"}'
     response, body = await request_json("GET", f"{sentry.url}/health")
     assert (response.code, body) == (200, {"status": "ok"})
+
+
+@pytest_twisted.ensureDeferred
+async def test_transactions_lists_only_transactions(sentry):
+    await request_json("POST", f"{sentry.url}/api/1/store/", json={"message": "an error, not a transaction"})
+    transaction = {"type": "transaction", "transaction": "/orders", "start_timestamp": 1700000000.0,
+                   "timestamp": 1700000001.0, "contexts": {"trace": {"trace_id": "a" * 32, "span_id": "b" * 16}},
+                   "spans": []}
+    response, _ = await request_json("POST", f"{sentry.url}/api/1/store/", json=transaction)
+    assert response.code == 200
+    _, body = await request_json("GET", f"{sentry.url}/__parlel/transactions")
+    assert [e["transaction"] for e in body["transactions"]] == ["/orders"]
+    _, body = await request_json("GET", f"{sentry.url}/__parlel/events")
+    assert body["count"] == 2

@@ -91,7 +91,7 @@ def _sort_key(sort: str, query: IssueQuery, now: float) -> Callable[[tuple[Issue
     if sort == "freq":
         return lambda row: (row[1].count, row[0].id)
     if sort == "user":
-        return lambda row: (len(row[1].users), row[0].id)
+        return lambda row: (row[1].user_count, row[0].id)
     if sort == "inbox":
         return lambda row: (row[0].inbox.date_added if row[0].inbox else 0, row[0].id)
     if sort == "trends":
@@ -200,11 +200,11 @@ def _list(api: ApiContext, request: Request, org: Organization, projects: list[P
             if stats:
                 body["stats"] = stats
             if org_level:
-                body["lifetime"] = {"count": str(issue.times_seen), "userCount": len(issue.users),
+                body["lifetime"] = {"count": str(issue.times_seen), "userCount": issue.user_count,
                                     "firstSeen": isoformat(issue.first_seen), "lastSeen": isoformat(issue.last_seen),
                                     "stats": None}
                 body["filtered"] = None if not query.has_event_conditions else {
-                    "count": str(matched.count), "userCount": len(matched.users),
+                    "count": str(matched.count), "userCount": matched.user_count,
                     "firstSeen": isoformat(matched.first_seen), "lastSeen": isoformat(matched.last_seen),
                     "stats": stats,
                 }

@@ -119,6 +119,8 @@ class Item:
 
     headers: dict[str, Any]
     payload: bytes
+    # where ``payload`` starts in the body it was parsed from; not part of its value
+    offset: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def type(self) -> str:
@@ -147,6 +149,8 @@ class Envelope:
 
     headers: dict[str, Any]
     items: list[Item] = field(default_factory=list)
+    # the body it is the whole of, when parsed (``parse_envelope``); not part of its value
+    body: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def event_id(self) -> str | None:
@@ -214,7 +218,7 @@ def _parse_envelope(data: bytes, *, fast: bool) -> Envelope:
         items.append(item)
     if any(item.type in _INTERNAL_ITEM_TYPES for item in items):
         raise ApiError(400, INTERNAL_ITEMS)
-    return Envelope(headers, items)
+    return Envelope(headers, items, data)
 
 
 def serialize_envelope(headers: dict, items: list[tuple[dict, bytes]]) -> bytes:
@@ -293,7 +297,7 @@ def _parse_item(data: bytes, offset: int, fast: bool) -> tuple[Item, int]:
     else:
         newline = data.find(b"\n", payload_start)
         payload_end = size if newline < 0 else newline
-    return Item(headers, data[payload_start:payload_end]), payload_end + 1
+    return Item(headers, data[payload_start:payload_end], payload_start), payload_end + 1
 
 
 def _dump_json(value: Any) -> bytes:

@@ -21,6 +21,7 @@ from sentry_daemon.ingest.envelope import (
     container_items,
 )
 from sentry_daemon.ingest.normalize import normalize_event
+from sentry_daemon.store import payloads
 from sentry_daemon.store.records import EnvelopeRecord, Project
 from sentry_daemon.store.store import Store
 from sentry_daemon.timestamps import parse_timestamp
@@ -82,7 +83,8 @@ def accept_envelope(store: Store, project: Project, envelope: Envelope, raw: byt
     own headers are stored exactly as sent.
     """
     record = store.add_envelope(project, headers=envelope.headers,
-                                item_headers=[item.headers for item in envelope.items], raw=raw, **request)
+                                item_headers=[item.headers for item in envelope.items], raw=raw,
+                                headers_in_raw=envelope.body is raw, received=context.received, **request)
     event_id = envelope.event_id
     if event_id is None and any(item.requires_event for item in envelope.items):
         event_id = uuid.uuid4().hex
@@ -175,7 +177,8 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
             store.add_item(record, item_type, item.headers, payload, len(item.payload))
             store.add_outcome(project, category, "accepted", len(entries))
             return
-    row = store.add_item(record, item_type, item.headers, payload, len(item.payload), error)
+    size = len(item.payload)
+    row = store.add_item(record, item_type, item.headers, payload, size, error)
     if error is not None:
         store.add_outcome(project, category, "invalid", 1, "invalid_json")
         store.journal.item_kept_with_error(record, item_type, error)
@@ -192,7 +195,8 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
             in_place=True,
         )
         row.payload = None
-        row.event = store.add_event(project, data, envelope_id=record.id, size=len(item.payload))
+        row.event = store.add_event(project, data, envelope_id=record.id, size=size,
+                                    source=_kept_item(record, item, data, context))
         if item_type == "transaction":
             store.add_spans(project, [s for s in data.get("spans") or [] if isinstance(s, dict)])
     elif item_type == "span":
@@ -208,6 +212,23 @@ def _process_item(store: Store, project: Project, envelope: Envelope, item: Item
         _record_client_report(store, project, payload, context.received)
         return
     store.add_outcome(project, category, "accepted", 1)
+
+
+def _kept_item(record: EnvelopeRecord, item: Item, data: dict[str, Any],
+               context: Context) -> tuple[EnvelopeRecord, int] | None:
+    """``(record, offset)`` when the event item's bytes sit in the kept raw envelope at ``offset``
+    and the record keeps every other input of its normalization, so the event needs no copy of
+    its payload (``store.payloads``); None otherwise."""
+    payload, raw = item.payload, record.raw
+    offset = item.offset
+    if offset is None or raw[offset:offset + len(payload)] != payload:
+        offset = raw.find(payload) if payload else -1
+        if offset < 0:
+            return None
+    if not payloads.derivable(record, str(data.get("type") or "default"), item.type, context.client_ip,
+                              context.sdk_client):
+        return None
+    return record, offset
 
 
 # How far a client report's own ``timestamp`` may be from its arrival to be when its outcomes

@@ -88,6 +88,15 @@ def event_texts(data: dict[str, Any], title: str, culprit: str, location: str | 
 
 def event_fields(data: dict[str, Any], event_type: str) -> tuple[tuple[str, str], ...]:
     """The searchable ``(key, value)`` pairs of a normalized event but its tags and texts."""
+    own, stacks = event_field_parts(data, event_type)
+    return own + stacks
+
+
+def event_field_parts(data: dict[str, Any], event_type: str) -> tuple[tuple[tuple[str, str], ...],
+                                                                      tuple[tuple[str, str], ...]]:
+    """``event_fields`` in two parts: the pairs but its stacks' and the pairs of its stacks, which
+    the events of an issue mostly share (kept apart, each part repeats across events as a whole)."""
+    stack_fields: tuple[tuple[str, str], ...] = ()
     fields: list[tuple[str, str]] = [("event.type", event_type)]
     platform = data.get("platform")
     if isinstance(platform, str) and platform:
@@ -124,7 +133,7 @@ def event_fields(data: dict[str, Any], event_type: str) -> tuple[tuple[str, str]
     for holder in stacks:
         trace = stack_of(holder, platform)
         if trace is not None:
-            fields += _stack_fields(trace)
+            stack_fields += _stack_fields(trace)
     request = data.get("request")
     if type(request) is dict:
         value = _text(request.get("method"))
@@ -153,4 +162,4 @@ def event_fields(data: dict[str, Any], event_type: str) -> tuple[tuple[str, str]
                 value = _text(device.get(key))
                 if value is not None:
                     fields.append((f"device.{key}", value))
-    return tuple(fields)
+    return tuple(fields), stack_fields

@@ -100,6 +100,10 @@ class Matched:
     first_seen: float | None = None
     last_seen: float | None = None
 
+    @property
+    def user_count(self) -> int:
+        return len(self.users)
+
     def add(self, event: Event) -> None:
         self.count += 1
         self.first_seen = event.time if self.first_seen is None else min(self.first_seen, event.time)
@@ -159,7 +163,9 @@ def event_values(event: Event, key: str) -> list[str]:
         wanted = lookup_key(key[5:-1])
         return [v for k, v in event.tags if k == wanted]
     if key in FIELD_KEYS:
-        return [v for k, v in (event.texts if key in UNINDEXED_FIELDS else event.fields) if k == key]
+        if key in UNINDEXED_FIELDS:
+            return [v for k, v in event.texts if k == key]
+        return [v for pairs in (event.fields, event.stack_fields) for k, v in pairs if k == key]
     wanted = stored_key(key)
     return [v for k, v in event.tags if k == wanted]
 

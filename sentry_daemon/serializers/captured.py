@@ -19,6 +19,7 @@ def captured_event(e: Event) -> dict[str, Any]:
         "type": e.type,
         "project": e.project.id,
         "group_id": e.group_id,
+        "envelope": e.envelope_id,  # the envelope it came in (``/__parlel/envelopes/{id}/raw``)
         "received": data.get("received", e.received),
     }
 

@@ -104,7 +104,7 @@ def issue(i: Issue, view: IssueView, matched: Counts | None = None) -> dict[str,
         "seerExplorerAutofixLastTriggered": None,
         "isUnhandled": i.is_unhandled,
         "count": str(stats.count),
-        "userCount": len(stats.users),
+        "userCount": stats.user_count,
         "firstSeen": isoformat(stats.first_seen),
         "lastSeen": isoformat(stats.last_seen),
     }
@@ -127,7 +127,7 @@ def derived_data(i: Issue) -> dict[str, Any]:
 def tag_keys(i: Issue) -> list[dict[str, Any]]:
     """``{key, name, totalValues}`` of every tag the issue's events had, sorted by name."""
     totals: dict[str, int] = {}
-    for (key, _value), stats in i.values.items():
+    for (key, _value), stats in i.tag_stats():
         totals[key] = totals.get(key, 0) + stats.count
     rows = [{"key": display_key(k), "name": tag_label(k), "totalValues": n} for k, n in totals.items()]
     return sorted(rows, key=lambda r: r["name"])
@@ -140,7 +140,7 @@ def tag_label(key: str) -> str:
 def tag_values(i: Issue, key: str) -> list[tuple[str, TagValueStats]]:
     """Every value the issue's events had for the tag ``key`` (as the API names it), with its counts."""
     stored = lookup_key(key)
-    return [(value, stats) for (k, value), stats in i.values.items() if k == stored]
+    return [(value, stats) for (k, value), stats in i.tag_stats() if k == stored]
 
 
 def tag_value(key: str, value: str, stats: TagValueStats) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def _snooze(issue: Issue, ignore: dict[str, Any], user: User, now: float) -> Sno
         user_count=user_count or None,
         user_window=ignore.get("ignoreUserWindow") or None,
         times_seen_at=issue.times_seen,
-        users_seen_at=len(issue.users),
+        users_seen_at=issue.user_count,
         actor_id=user.id,
     )
 

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 from sentry_daemon.grouping import titles, variants
-from sentry_daemon.search.event_document import event_fields, event_texts
+from sentry_daemon.search.event_document import event_field_parts, event_texts
 from sentry_daemon.store import lifecycle
 from sentry_daemon.store.event_tags import event_tags
 from sentry_daemon.store.records import (
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 BASE32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _SHORT_ID = re.compile(r"^(?:issue+:)?(.*?)(?:[\s_-])([A-Za-z0-9]+)$")
 _INTERN_LIMIT = 200_000
+_SHARED_TEXTS = frozenset({"title", "culprit", "location"})
 
 
 def base32(number: int) -> str:
@@ -69,28 +70,39 @@ class IssueStore:
         self._redirects: dict[int, int] = {}
         self._ids = itertools.count(1)
         self._activity_ids = itertools.count(1)
-        self._interned: dict[tuple[str, str], tuple[str, str]] = {}
+        self._interned: dict[tuple[str, ...], tuple[str, ...]] = {}  # pairs, and hash tuples
 
     # --- saving events ---------------------------------------------------------------------
 
-    def _intern(self, pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-        """Equal pairs are one object across events (a tag or field value repeats in many events)."""
+    def _intern(self, pairs: Iterable[tuple[str, str]], whole: bool = False) -> tuple[tuple[str, str], ...]:
+        """Equal pairs are one object across events (a tag or field value repeats in many events);
+        with ``whole``, equal tuples of them too (an event's tags mostly repeat another's)."""
         cache = self._interned
         if len(cache) > _INTERN_LIMIT:
             cache.clear()
-        return tuple(cache.setdefault(pair, pair) for pair in pairs)
+        interned = tuple([cache.setdefault(pair, pair) for pair in pairs])
+        return cache.setdefault(interned, interned) if whole else interned  # type: ignore[arg-type]
+
+    def _intern_texts(self, texts: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        """``_intern`` for the text pairs an issue's events share (its title, culprit, location);
+        the message and error values are each event's own and stay out of the cache."""
+        cache = self._interned
+        return tuple([cache.setdefault(pair, pair) if pair[0] in _SHARED_TEXTS else pair for pair in texts])
 
     def save(self, event: Event, data: dict[str, Any]) -> Issue:
         """Group an error or default event (``data``: its normalized payload): tags, grouping, the
         issue it joins, the issue's counts."""
         store, project = self._store, event.project
-        event.tags = self._intern(event_tags(data))
+        event.tags = self._intern(event_tags(data), whole=True)
         grouping = variants.calculate(data, list(event.tags))
-        event.hashes = tuple(grouping.hashes)
+        hashes = tuple(grouping.hashes)
+        event.hashes = self._interned.setdefault(hashes, hashes)  # type: ignore[arg-type]  # an issue's events share them
         description = titles.describe(data, grouping.main_exception_id)
-        event.fields = self._intern(event_fields(data, event.type))
-        event.texts = event_texts(data, description.title, description.culprit, description.location,
-                                  description.metadata)
+        own_fields, stack_fields = event_field_parts(data, event.type)
+        event.fields = self._intern(own_fields, whole=True)
+        event.stack_fields = self._intern(stack_fields, whole=True)
+        event.texts = self._intern_texts(event_texts(data, description.title, description.culprit,
+                                                     description.location, description.metadata))
         release = (store.see_release(project, data.get("release"), event.time, event.environment)
                    if data.get("release") else None)
 
@@ -145,20 +157,23 @@ class IssueStore:
             issue.is_unhandled = ("handled", "no") in event.tags
         hour = int(event.time // 3600)
         issue.hourly[hour] = issue.hourly.get(hour, 0) + 1
-        values, when = issue.values, event.time
+        values, when = issue.values, float(event.time)
         for pair in event.tags:
             stats = values.get(pair)
             if stats is None:
-                values[pair] = TagValueStats(1, when, when)
+                values[pair] = when  # seen once: just when (``Issue.tag_stats``)
+                if pair[0] == "sentry:user":
+                    issue.user_count += 1
+            elif type(stats) is float:
+                values[pair] = TagValueStats(2, min(stats, when), max(stats, when))
             else:
                 stats.count += 1
                 if when < stats.first_seen:
                     stats.first_seen = when
                 elif when > stats.last_seen:
                     stats.last_seen = when
-            if pair[0] == "sentry:user":
-                issue.users.add(pair[1])
         issue.fields.update(event.fields)
+        issue.fields.update(event.stack_fields)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -217,7 +232,7 @@ class IssueStore:
 
     def last_release(self, issue: Issue) -> str | None:
         best = None
-        for (key, value), stats in issue.values.items():
+        for (key, value), stats in issue.tag_stats():
             if key == "sentry:release" and (best is None or stats.last_seen >= best[1]):
                 best = (value, stats.last_seen)
         return best[0] if best else None
@@ -236,18 +251,20 @@ class IssueStore:
             parent.times_seen += child.times_seen
             parent.first_seen = min(parent.first_seen, child.first_seen)
             parent.last_seen = max(parent.last_seen, child.last_seen)
-            parent.users |= child.users
             for hour, count in child.hourly.items():
                 parent.hourly[hour] = parent.hourly.get(hour, 0) + count
             parent.fields |= child.fields
-            for pair, stats in child.values.items():
+            for pair, stats in child.tag_stats():
                 mine = parent.values.get(pair)
+                if type(mine) is float:
+                    mine = parent.values[pair] = TagValueStats(1, mine, mine)
                 if mine is None:
                     parent.values[pair] = TagValueStats(stats.count, stats.first_seen, stats.last_seen)
                 else:
                     mine.count += stats.count
                     mine.first_seen = min(mine.first_seen, stats.first_seen)
                     mine.last_seen = max(mine.last_seen, stats.last_seen)
+            parent.user_count = sum(1 for key, _ in parent.values if key == "sentry:user")
             for hash_ in child.hashes:
                 self._by_hash[(child.project.id, hash_)] = parent
                 parent.hashes.append(hash_)

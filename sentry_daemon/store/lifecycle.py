@@ -130,7 +130,7 @@ def _condition_met(issue: Issue, snooze: Snooze, now: float) -> bool:
                      for key, value in e.tags if key == "sentry:user"}
             if len(users) >= snooze.user_count:
                 return True
-        elif len(issue.users) - snooze.users_seen_at >= snooze.user_count:
+        elif issue.user_count - snooze.users_seen_at >= snooze.user_count:
             return True
     return False
 
@@ -153,7 +153,7 @@ def snooze_details(issue: Issue, now: float) -> dict[str, Any]:
         count = max(count - (issue.times_seen - snooze.times_seen_at), 0)
     user_count = snooze.user_count
     if user_count is not None and not snooze.user_window:
-        user_count = max(user_count - (len(issue.users) - snooze.users_seen_at), 0)
+        user_count = max(user_count - (issue.user_count - snooze.users_seen_at), 0)
     return {
         "ignoreCount": count,
         "ignoreUntil": snooze.until,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from sentry_daemon.store import payloads
 
@@ -226,14 +226,24 @@ class Release:
 
 @dataclass(slots=True)
 class Event:
-    """One error, default, transaction or feedback event: its normalized payload, kept as compact
-    JSON (``store.payloads``; ``data`` parses a fresh copy), and the index that lists and searches
-    read instead of it.
+    """One error, default, transaction or feedback event: the index that lists and searches read,
+    and its normalized payload, read through ``data`` (a fresh dict each time).
 
-    ``tags`` are the event's tags as Sentry derives them (sorted, ``sentry:`` keys inside),
-    ``fields`` and ``texts`` what event-level search reads (``search.event_document``; ``texts``
-    are the fields nearly unique to each event, such as its message) and ``hashes`` its grouping
-    hashes, primary first.
+    The payload is not kept a second time when the envelope it came in is kept whole: ``source``
+    is that envelope and the item's JSON is ``source.raw[offset:offset + size]``, normalized again
+    when read (``store.payloads.derive``: normalization is a function of the item, ``received``,
+    ``event_id``, the envelope's ``remote_addr`` and ``client`` and the type). Otherwise
+    (``source`` None: the store endpoint's JSON, security reports, minidumps, Open Sentry batches,
+    the transform API) ``payload`` holds it packed (``store.payloads.pack``).
+
+    ``tags`` are the event's tags as Sentry derives them (sorted ``(key, value)`` pairs, ``sentry:``
+    keys inside, ``level`` among them), ``fields``, ``stack_fields`` (the pairs of its stack
+    traces) and ``texts`` what event-level search reads (``search.event_document``; ``texts`` are
+    the pairs nearly unique to each event, ``title`` and ``message`` among them, for error and
+    default events) and ``hashes`` its grouping hashes, primary first. Equal pairs, and equal
+    tuples of tags, fields, stack fields and hashes, are one object across events
+    (``IssueStore._intern``). ``time`` is the event's own timestamp, ``received`` when it arrived: a reader
+    of the record log finds title, level and time here without parsing anything.
     """
 
     event_id: str
@@ -251,9 +261,15 @@ class Event:
     hashes: tuple[str, ...] = ()
     size: int = 0
     seq: int = 0
+    source: EnvelopeRecord | None = None
+    stack_fields: tuple[tuple[str, str], ...] = ()
+    offset: int = 0
 
     @property
     def data(self) -> dict[str, Any]:
+        """The normalized payload, a fresh copy: changing it changes nothing stored."""
+        if self.source is not None:
+            return payloads.derive(self)
         return payloads.unpack(self.payload)
 
 
@@ -315,8 +331,10 @@ class Issue:
     """A group of events sharing a grouping hash (Sentry calls it a Group).
 
     Counts and the tag-value statistics live here, not in the events, so they hold however the
-    events are kept. ``values`` counts every tag (key, value) its events had (the tags endpoints)
-    and ``fields`` holds every search field (key, value) they had: both narrow event-level searches.
+    events are kept. ``values`` counts every tag (key, value) its events had (the tags endpoints;
+    read it through ``tag_stats``: a value seen once is kept as just the time it was seen, most of
+    an issue's users are) and ``fields`` holds every search field (key, value) they had: both
+    narrow event-level searches (``pair in values``).
     """
 
     id: int
@@ -342,11 +360,11 @@ class Issue:
     priority: str = "medium"
     priority_locked_at: float | None = None
     times_seen: int = 0
-    users: set[str] = field(default_factory=set)
+    user_count: int = 0  # distinct ``sentry:user`` values its events had (each has a key in ``values``)
     stored_events: list[Event] = field(default_factory=list)  # read ``events``: retention may trim it
     evicted_head: int = 0  # how many of ``stored_events``' first entries retention evicted
     hourly: dict[int, int] = field(default_factory=dict)
-    values: dict[tuple[str, str], TagValueStats] = field(default_factory=dict)
+    values: dict[tuple[str, str], TagValueStats | float] = field(default_factory=dict)
     fields: set[tuple[str, str]] = field(default_factory=set)
     first_release: str | None = None
     initial_priority: int = 50
@@ -363,9 +381,14 @@ class Issue:
 
     @property
     def count(self) -> int:
-        """With ``users``, ``first_seen`` and ``last_seen``: the issue's own totals, in the shape of
+        """With ``user_count``, ``first_seen`` and ``last_seen``: the issue's own totals, in the shape of
         a search's matched counts (``search.issue_search.Matched``) when all its events match."""
         return self.times_seen
+
+    def tag_stats(self) -> Iterator[tuple[tuple[str, str], TagValueStats]]:
+        """Every tag (key, value) the issue's events had, with its statistics."""
+        for pair, stats in self.values.items():
+            yield pair, stats if type(stats) is TagValueStats else TagValueStats(1, stats, stats)  # type: ignore[arg-type]
 
     @property
     def events(self) -> list[Event]:
@@ -391,7 +414,12 @@ class Issue:
 
 @dataclass(slots=True)
 class EnvelopeRecord:
-    """One accepted ingest request, kept whole so tests can see exactly what a client sent."""
+    """One accepted ingest request, kept whole so tests can see exactly what a client sent.
+
+    Its envelope headers and item headers are read through ``headers`` and ``item_headers``: from
+    ``raw`` itself when it is the envelope they were parsed from (``packed_headers`` empty), else
+    kept packed (``store.payloads``): one bytes object instead of a tree of dicts per request.
+    """
 
     id: int
     project: Project
@@ -402,10 +430,23 @@ class EnvelopeRecord:
     remote_addr: str | None
     content_type: str | None
     content_encoding: str | None
-    headers: dict[str, Any]
-    item_headers: list[dict[str, Any]]
+    packed_headers: bytes  # ``[headers, item_headers]``, or empty: parse ``raw``
     raw: bytes
     batch: str | None = None  # the Open Sentry batch it was made from (``ingest.open_sentry``)
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        """The envelope's header object as sent (a fresh copy)."""
+        if not self.packed_headers:
+            return payloads.envelope_headers(self.raw)[0]
+        return payloads.unpack_list(self.packed_headers)[0]
+
+    @property
+    def item_headers(self) -> list[dict[str, Any]]:
+        """Each item's header object as sent, in order (a fresh copy)."""
+        if not self.packed_headers:
+            return payloads.envelope_headers(self.raw)[1]
+        return payloads.unpack_list(self.packed_headers)[1]
 
 
 @dataclass(slots=True)
@@ -437,19 +478,25 @@ class Batch:
 
 @dataclass(slots=True)
 class ItemRecord:
-    """One envelope item: its header, and its payload parsed when it is JSON."""
+    """One envelope item: its header (packed, read through ``headers``), and its payload parsed
+    when it is JSON."""
 
     id: int
     envelope_id: int
     project: Project
     type: str
-    headers: dict[str, Any]
+    packed_headers: bytes
     payload: Any
     size: int
     received: float
     error: str | None = None
     attachment_id: str | None = None
     event: Event | None = None  # an event item's payload is its stored (normalized) event
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        """The item's header object as sent (a fresh copy)."""
+        return payloads.unpack(self.packed_headers)
 
 
 @dataclass

@@ -7,8 +7,8 @@ attachments, the event it carried and, once its last envelope goes, its Open Sen
 
 - the store holds at most ``max_events`` events (errors, transactions and feedback alike),
 - the stored payload is at most ``max_bytes``: the raw envelopes as received (decompressed), the
-  packed event payloads (``store.payloads``) and the attachments' bytes; an attachment is kept
-  twice (in its envelope and on its own) and counts twice,
+  packed event payloads (only events with no raw item to read again, ``store.payloads``) and the
+  attachments' bytes; an attachment is kept twice (in its envelope and on its own) and counts twice,
 - and, with ``retention_days``, nothing was received longer ago than that (Sentry ages events by
   when they were stored; so do we).
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import sys
 import time
 from collections import deque
 from typing import Any, Callable, Iterable
@@ -57,6 +58,9 @@ def _health_key(project: Project, payload: dict[str, Any]) -> tuple[int, str, st
 def _empty_health() -> dict[str, int]:
     return {"sessions": 0, "healthy": 0, "errored": 0, "abnormal": 0, "crashed": 0}
 
+
+# Fields of an envelope record that take the same few values request after request.
+_REPEATED_STRINGS = ("endpoint", "client", "auth_source", "remote_addr", "content_type", "content_encoding")
 
 # Event types that are kept but never open an issue (feedback is shown in its own list).
 UNGROUPED_TYPES = {"transaction", "feedback"}
@@ -269,14 +273,16 @@ class Store:
     # --- events and issues -----------------------------------------------------------------
 
     def add_event(self, project: Project, data: dict[str, Any], envelope_id: int | None = None,
-                  size: int = 0) -> Event:
+                  size: int = 0, source: tuple[EnvelopeRecord, int] | None = None) -> Event:
         """Record a normalized event (``size``: its payload's bytes); error and default events join
-        (or open) an issue. The event keeps ``data`` packed: changing it afterwards changes nothing."""
+        (or open) an issue. With ``source`` (the kept envelope and where the event's item starts in
+        its raw bytes) the event is normalized again from there when read; without, it keeps
+        ``data`` packed (``store.payloads``). Changing ``data`` afterwards changes nothing."""
         now = data.get("received") or self.now()
         event_type = data.get("type") or "default"
         environment = data.get("environment")
         event = Event(data["event_id"], project, event_type, b"", now, event_data.event_time(data, now),
-                      environment=str(environment) if environment else None,
+                      environment=sys.intern(str(environment)) if environment else None,
                       envelope_id=envelope_id, size=size, seq=next(self._event_seq))
         if event.environment is not None:
             project.environments.add(event.environment)
@@ -293,7 +299,10 @@ class Store:
                 project.platform = data["platform"]
             issue = self.issues.save(event, data)
             self.error_counts.add(project.id, event.environment, event.time)
-        event.payload = payloads.pack(data)
+        if source is None:
+            event.payload = payloads.pack(data)
+        else:
+            event.source, event.offset = source
         self._events[event.seq] = event
         by_project = self._events_by_project.get(project.id)
         if by_project is None:
@@ -358,8 +367,17 @@ class Store:
 
     # --- envelopes, items, attachments ------------------------------------------------------
 
-    def add_envelope(self, project: Project, **fields: Any) -> EnvelopeRecord:
-        record = EnvelopeRecord(next(self._envelope_ids), project, self.now(), **fields)
+    def add_envelope(self, project: Project, headers: dict[str, Any], item_headers: list[dict[str, Any]],
+                     headers_in_raw: bool = False, received: float | None = None, **fields: Any) -> EnvelopeRecord:
+        """Keep an accepted request (``received``: when, default now); ``headers_in_raw``: ``raw`` is
+        the envelope these headers were parsed from, every item of it kept, so they are read from
+        there (no copy)."""
+        packed = b"" if headers_in_raw else payloads.pack([headers, item_headers])
+        for name in _REPEATED_STRINGS:  # the same few values in every request: one object each
+            if isinstance(value := fields.get(name), str):
+                fields[name] = sys.intern(value)
+        record = EnvelopeRecord(next(self._envelope_ids), project, self.now() if received is None else received,
+                                packed_headers=packed, **fields)
         self.envelopes[record.id] = record
         self.retention.stored_bytes += len(record.raw)
         self._capture(project, record)
@@ -368,7 +386,7 @@ class Store:
 
     def add_item(self, envelope: EnvelopeRecord, type: str, headers: dict[str, Any], payload: Any,
                  size: int, error: str | None = None) -> ItemRecord:
-        record = ItemRecord(next(self._item_ids), envelope.id, envelope.project, type, headers,
+        record = ItemRecord(next(self._item_ids), envelope.id, envelope.project, sys.intern(type), payloads.pack(headers),
                             payload, size, envelope.received, error)
         self.items[record.id] = record
         self._capture(envelope.project, record)

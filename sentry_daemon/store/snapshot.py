@@ -1,0 +1,581 @@
+"""The stored form of the whole state: one SQLite file, shared by ``--data-dir``, ``--load`` and
+``/__parlel/snapshot`` / ``/__parlel/restore``.
+
+The file has three tables:
+
+- ``meta``: the format's name and version, and ``state``: one pickle of everything that is not
+  bulk (organizations, teams, projects, keys, tokens, releases, monitors, outcomes, uploads,
+  tenants, faults, the journal, the id counters …), rewritten whenever it changed;
+- ``records``: the bulk that only grows and is evicted, one row each: events, envelopes, items,
+  attachments, spans and sessions, in the order they were stored (``seq``);
+- ``issues``: one row per issue (issues change, so a changed one is rewritten).
+
+The codec is generic: records are pickled as they are, whatever fields they have. What several
+rows share is written as a reference, not a copy: a project, organization, team or user (``state``
+holds them), an event (an item's or an issue's), the store itself (a sub-store's back reference).
+Callables (clocks, the store's hooks) are never written: the running store keeps its own. Loading
+uses a restricted unpickler: only the store's own record classes and a few builtin containers can
+be named, so a file posted to ``/__parlel/restore`` is data, never code.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import pickle
+import random
+import sqlite3
+import types
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, is_dataclass
+from typing import TYPE_CHECKING, Any
+
+from sentry_daemon.store import records as record_types
+from sentry_daemon.store.records import (
+    Attachment,
+    EnvelopeRecord,
+    Event,
+    Issue,
+    ItemRecord,
+    Organization,
+    Project,
+    Team,
+    User,
+)
+
+if TYPE_CHECKING:
+    from sentry_daemon.store.store import Store
+
+FORMAT = "sentryfake-state"
+VERSION = 1
+PROTOCOL = 5
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL,
+                                    body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS records_by_key ON records (kind, key);
+CREATE TABLE IF NOT EXISTS issues (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+"""
+
+# Store attributes rebuilt from the rows (bulk) or given by the running service (configuration).
+BULK = frozenset({"_events", "_events_by_project", "events_by_id", "envelopes", "items", "_captured",
+                  "attachments", "spans", "sessions"})
+CONFIGURATION = frozenset({"seed", "now", "journal_size", "retention_policy", "record_log"})
+# Sub-store attributes the running service decides, or rebuilt from the issue rows.
+SUB_CONFIGURATION = frozenset({"policy", "size"})
+ISSUE_INDEXES = frozenset({"by_id", "_by_hash", "_by_short_id", "_interned"})
+RECORD_KINDS = ("event", "envelope", "item", "attachment", "span", "session")
+
+_CALLABLES = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.BuiltinMethodType,
+              types.LambdaType)
+_COUNT = type(itertools.count())
+
+
+class SnapshotError(Exception):
+    """The file is not a state this version can load (bad, truncated, foreign or crafted)."""
+
+
+class _Stale(Exception):
+    """A row names a project that is gone: it was deleted after the row was written."""
+
+
+class _Keep:
+    """Where a callable was: the running store keeps its own."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
+
+
+# --- the allowed classes --------------------------------------------------------------------
+
+def _allowed() -> dict[tuple[str, str], type]:
+    """Every class a stored state may name: the store's records and a few builtin containers."""
+    from sentry_daemon.store import faults, journal, retention, tenants
+
+    allowed: dict[tuple[str, str], type] = {}
+    for module in (record_types, faults, journal, retention, tenants):
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == module.__name__ and is_dataclass(value):
+                allowed[(value.__module__, value.__qualname__)] = value
+    for value in (set, frozenset, bytearray, complex, slice):
+        allowed[("builtins", value.__name__)] = value
+    for value in (deque, OrderedDict, defaultdict):
+        allowed[("collections", value.__name__)] = value
+    allowed[("random", "Random")] = random.Random
+    return allowed
+
+
+_ALLOWED: dict[tuple[str, str], type] | None = None
+
+
+def _ref(*pid: Any) -> Any:
+    """What a reference is written as (``_Pickler``); loading resolves it (``_Unpickler``)."""
+    raise TypeError("a reference resolves only while a state is loaded")
+
+
+class _Unpickler(pickle.Unpickler):
+    """Names only the allowed classes; references (``_ref``) resolve through ``resolve``."""
+
+    def __init__(self, data: bytes, resolve: Callable[[Any], Any]) -> None:
+        super().__init__(io.BytesIO(data))
+        self._resolve = resolve
+
+    def find_class(self, module: str, name: str) -> Any:
+        global _ALLOWED
+        if (module, name) == (__name__, "_ref"):
+            return self._reference
+        if _ALLOWED is None:
+            _ALLOWED = _allowed()
+        found = _ALLOWED.get((module, name))
+        if found is None:
+            raise SnapshotError(f"the state names {module}.{name}, which a state may not hold")
+        return found
+
+    def _reference(self, *pid: Any) -> Any:
+        if not pid or not isinstance(pid[0], str):
+            raise SnapshotError("a malformed reference")
+        if pid[0] == "count" and len(pid) == 2 and type(pid[1]) is int:
+            return itertools.count(pid[1])
+        return self._resolve(pid)
+
+
+def _loads(data: bytes, resolve: Callable[[Any], Any]) -> Any:
+    try:
+        return _Unpickler(data, resolve).load()
+    except (SnapshotError, _Stale):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bad pickle raises anything: bad input, whatever it raised
+        raise SnapshotError(f"a stored record does not load ({type(exc).__name__})") from None
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+class _Pickler(pickle.Pickler):
+    """Pickles one object at a time, writing what several rows share as references.
+
+    ``reducer_override`` rather than ``persistent_id``: pickle asks it about records only, not
+    about every dict, list, string and number inside them, which would cost a call each."""
+
+    def __init__(self, refs: dict[type, Callable[[Any], Any]]) -> None:
+        self._buffer = io.BytesIO()
+        super().__init__(self._buffer, PROTOCOL)
+        self._refs = refs
+        self._top: Any = None
+
+    def reducer_override(self, obj: Any) -> Any:
+        ref = self._refs.get(type(obj))
+        if ref is None or obj is self._top or obj is _ref:
+            return NotImplemented
+        return _ref, ref(obj)
+
+    def dumps(self, obj: Any) -> bytes:
+        self._top = obj
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self.clear_memo()
+        self.dump(obj)
+        self._top = None
+        return buffer.getvalue()
+
+
+def _count(counter: Any) -> tuple[str, int]:
+    """An ``itertools.count`` by its next value (read off its repr: taking it would use it up)."""
+    return ("count", int(repr(counter)[6:-1]))
+
+
+def _shared_refs() -> dict[type, Callable[[Any], Any]]:
+    return {Project: lambda p: ("project", p.id), Organization: lambda o: ("organization", o.id),
+            Team: lambda t: ("team", t.id), User: lambda u: ("user", u.id),
+            Event: lambda e: ("event", e.seq), _COUNT: _count}
+
+
+class Encoder:
+    """Turns the live store into rows; made once per store (its picklers are reused)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rows = _Pickler(_shared_refs())
+        state_refs: dict[type, Callable[[Any], Any]] = {
+            type(store): lambda s: ("store",), _COUNT: _count,
+            Event: lambda e: ("event", e.seq), Issue: lambda i: ("issue", i.id),
+            EnvelopeRecord: lambda r: ("envelope", r.id), ItemRecord: lambda r: ("item", r.id),
+            Attachment: lambda a: ("attachment", a.id),
+        }
+        for kind in _CALLABLES:
+            state_refs[kind] = lambda f: ("callable",)
+        self.state = _Pickler(state_refs)
+
+    def record(self, kind: str, record: Any) -> tuple[str, str, bytes]:
+        """One bulk record as ``(kind, key, body)``."""
+        return kind, record_key(kind, record), self.rows.dumps(record)
+
+    def issue(self, issue: Issue) -> bytes:
+        """An issue with its events as their sequence numbers (the events are rows of their own)."""
+        events = issue.events
+        issue.stored_events = [e.seq for e in events]  # type: ignore[misc]
+        try:
+            return self.rows.dumps(issue)
+        finally:
+            issue.stored_events = events
+
+    def state_blob(self) -> bytes:
+        """Everything that is not bulk, in one pickle (shared objects stay shared inside it)."""
+        store = self.store
+        top: dict[str, Any] = {}
+        subs: dict[str, dict[str, Any]] = {}
+        for name, value in vars(store).items():
+            if name in BULK or name in CONFIGURATION:
+                continue
+            if _is_sub_store(value):
+                subs[name] = {k: v for k, v in vars(value).items() if k not in SUB_CONFIGURATION
+                              and not (name == "issues" and k in ISSUE_INDEXES)}
+            else:
+                top[name] = value
+        issues = store.issues
+        redirects = issues._redirects
+        short_ids = [(key, issue.id) for key, issue in issues._by_short_id.items()
+                     if key != (issue.project.id, issue.short_id)] if redirects else []
+        return self.state.dumps({"store": top, "subs": subs, "short_id_redirects": short_ids})
+
+
+def _is_sub_store(value: Any) -> bool:
+    """A part of the store (``IssueStore``, ``Retention`` …): its attributes are state, its
+    callables and back references the running store's."""
+    kind = type(value)
+    return kind.__module__.startswith("sentry_daemon.store.") and not is_dataclass(kind) \
+        and hasattr(value, "__dict__")
+
+
+def record_key(kind: str, record: Any) -> str:
+    """What names a bulk record among its kind (eviction deletes it by that)."""
+    if kind == "event":
+        return str(record.seq)
+    if kind in ("envelope", "item", "attachment"):
+        return str(record.id)
+    return ""  # spans and sessions are never deleted one by one
+
+
+@dataclass
+class Rows:
+    """A whole state as rows: what a file holds."""
+
+    state: bytes
+    records: list[tuple[str, str, bytes]] = field(default_factory=list)  # (kind, key, body), in order
+    issues: list[tuple[int, bytes]] = field(default_factory=list)
+
+
+def whole_state(store: Store, encoder: Encoder | None = None) -> Rows:
+    """Every row of the store's state now (a snapshot, or a data directory written afresh)."""
+    encoder = encoder or Encoder(store)
+    rows = Rows(encoder.state_blob())
+    records = rows.records
+    for event in store._events.values():
+        records.append(encoder.record("event", event))
+    captured: list[tuple[tuple[int, int], str, Any]] = []
+    for deque_ in store._captured.values():
+        envelope_id = 0
+        for position, record in enumerate(deque_):
+            if isinstance(record, EnvelopeRecord):
+                envelope_id, kind = record.id, "envelope"
+            else:
+                kind = "item" if isinstance(record, ItemRecord) else "attachment"
+            captured.append(((envelope_id, position), kind, record))
+    captured.sort(key=lambda c: c[0])  # the order they were stored in, across projects
+    records.extend(encoder.record(kind, record) for _, kind, record in captured)
+    records.extend(encoder.record("span", span) for span in store.spans)
+    records.extend(encoder.record("session", session) for session in store.sessions)
+    rows.issues = [(issue.id, encoder.issue(issue)) for issue in store.issues.by_id.values()]
+    return rows
+
+
+# --- the file ---------------------------------------------------------------------------------
+
+def connect(path: str) -> sqlite3.Connection:
+    """The state database at ``path`` (made if missing): WAL, and synced at checkpoints only, so
+    a crash loses at most the last transactions and never corrupts it."""
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    return db
+
+
+def write(db: sqlite3.Connection, rows: Rows) -> None:
+    """Replace everything ``db`` holds with ``rows``, in one transaction (worker thread)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("DELETE FROM records")
+        db.execute("DELETE FROM issues")
+        db.execute("DELETE FROM meta")
+        _write_meta(db, rows.state)
+        db.executemany("INSERT INTO records (seq, kind, key, body) VALUES (?, ?, ?, ?)",
+                       ((n, kind, key, body) for n, (kind, key, body) in enumerate(rows.records, 1)))
+        db.executemany("INSERT INTO issues (id, body) VALUES (?, ?)", rows.issues)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _write_meta(db: sqlite3.Connection, state: bytes) -> None:
+    db.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                   [("format", FORMAT), ("version", VERSION), ("state", state)])
+
+
+def write_file(path: str, rows: Rows) -> None:
+    """A snapshot file at ``path`` (worker thread): the same schema as a data directory's."""
+    if os.path.exists(path):
+        os.remove(path)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.executescript(SCHEMA)
+        write(db, rows)
+    finally:
+        db.close()
+
+
+def read(db: sqlite3.Connection) -> Rows | None:
+    """The rows ``db`` holds; None when it holds no state yet (an empty data directory)."""
+    try:
+        meta = dict(db.execute("SELECT name, value FROM meta"))
+        if not meta:
+            return None
+        if meta.get("format") != FORMAT:
+            raise SnapshotError("not a sentryfake state")
+        if meta.get("version") != VERSION:
+            raise SnapshotError(f"a state of version {meta.get('version')!r}; this sentryfake reads {VERSION}")
+        state = meta.get("state")
+        if not isinstance(state, bytes):
+            raise SnapshotError("the state is missing")
+        rows = Rows(state)
+        for kind, key, body in db.execute("SELECT kind, key, body FROM records ORDER BY seq"):
+            if not isinstance(body, bytes) or kind not in RECORD_KINDS or not isinstance(key, str):
+                raise SnapshotError("a malformed record row")
+            rows.records.append((kind, key, body))
+        for issue_id, body in db.execute("SELECT id, body FROM issues ORDER BY id"):
+            if not isinstance(body, bytes):
+                raise SnapshotError("a malformed issue row")
+            rows.issues.append((issue_id, body))
+        return rows
+    except sqlite3.DatabaseError as exc:
+        raise SnapshotError(f"not a readable state database ({exc})") from None
+
+
+def read_file(path: str) -> Rows:
+    """The rows of a snapshot file (worker thread); ``SnapshotError`` for anything else."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise SnapshotError(f"cannot open the state ({exc})") from None
+    try:
+        try:
+            check = db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise SnapshotError(f"not a state database ({exc})") from None
+        if check != ("ok",):
+            raise SnapshotError("the state database is damaged")
+        rows = read(db)
+        if rows is None:
+            raise SnapshotError("the file holds no state")
+        return rows
+    finally:
+        db.close()
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+@dataclass
+class Decoded:
+    """A state decoded and checked, not yet in the store: applying it cannot fail."""
+
+    top: dict[str, Any]
+    subs: dict[str, dict[str, Any]]
+    short_id_redirects: list[tuple[tuple[int, int], int]]
+    events: list[Event]
+    issues: list[Issue]
+    captured: list[tuple[str, Any]]  # envelopes, items, attachments in the order they were stored
+    spans: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    stale: list[tuple[str, str]]  # rows of deleted projects, issues: (kind, key) to forget
+
+
+def decode(store: Store, rows: Rows) -> Decoded:
+    """Unpickle and check a state for ``store``, touching nothing of it; ``SnapshotError`` if bad."""
+    state = _loads(rows.state, lambda pid: _state_reference(store, pid))
+    if not (isinstance(state, dict) and isinstance(state.get("store"), dict) and isinstance(state.get("subs"), dict)):
+        raise SnapshotError("the state is malformed")
+    top, subs = state["store"], state["subs"]
+    _check_shape(store, top, subs)
+    shared: dict[tuple[str, int], Any] = {}
+    for org in top["organizations"].values():
+        shared[("organization", org.id)] = org
+    for team in top["teams"].values():
+        shared[("team", team.id)] = team
+    for project in top["projects"].values():
+        shared[("project", project.id)] = project
+    if isinstance(top.get("user"), User):
+        shared[("user", top["user"].id)] = top["user"]
+    events_by_seq: dict[int, Event] = {}
+
+    def reference(pid: Any) -> Any:
+        if pid[0] == "event":
+            found = events_by_seq.get(pid[1])
+            return found
+        found = shared.get(pid[:2]) if len(pid) == 2 else None
+        if found is None:
+            if pid[0] == "project":
+                raise _Stale()
+            raise SnapshotError(f"a reference to a missing {pid[0]}")
+        return found
+
+    decoded = Decoded(top, subs, state.get("short_id_redirects") or [], [], [], [], [], [], [])
+    later: list[tuple[str, str, bytes]] = []
+    for kind, key, body in rows.records:
+        if kind != "event":
+            later.append((kind, key, body))
+            continue
+        try:
+            event = _loads(body, reference)
+        except _Stale:
+            decoded.stale.append((kind, key))
+            continue
+        if not isinstance(event, Event):
+            raise SnapshotError("an event row holds something else")
+        events_by_seq[event.seq] = event
+    listed: set[int] = set()
+    for _, body in rows.issues:
+        try:
+            issue = _loads(body, reference)
+        except _Stale:
+            continue
+        if not isinstance(issue, Issue) or not isinstance(issue.stored_events, list):
+            raise SnapshotError("an issue row holds something else")
+        events = [events_by_seq[s] for s in issue.stored_events if type(s) is int and s in events_by_seq]
+        for event in events:
+            event.group_id = issue.id
+            listed.add(event.seq)
+        issue.stored_events, issue.evicted_head = events, 0
+        decoded.issues.append(issue)
+    for seq in sorted(events_by_seq):
+        event = events_by_seq[seq]
+        if event.group_id is not None and seq not in listed:
+            continue  # its issue was deleted; its item (until evicted) still shows it, so the row stays
+        decoded.events.append(event)
+    types_of = {"envelope": EnvelopeRecord, "item": ItemRecord, "attachment": Attachment, "span": dict,
+                "session": dict}
+    for kind, key, body in later:
+        try:
+            record = _loads(body, reference)
+        except _Stale:
+            decoded.stale.append((kind, key))
+            continue
+        if not isinstance(record, types_of[kind]):
+            raise SnapshotError(f"a {kind} row holds something else")
+        if kind in ("span", "session"):
+            if record.get("project") not in top["projects"]:
+                continue
+            (decoded.spans if kind == "span" else decoded.sessions).append(record)
+        else:
+            decoded.captured.append((kind, record))
+    return decoded
+
+
+def _state_reference(store: Store, pid: Any) -> Any:
+    if pid == ("store",):
+        return store
+    if pid == ("callable",):
+        return KEEP
+    raise SnapshotError(f"the state refers to a {pid[0]!s:.40}, which it may not")
+
+
+def _check_shape(store: Store, top: dict[str, Any], subs: dict[str, dict[str, Any]]) -> None:
+    """Each part is of the kind the running store holds there (a crafted state is refused whole)."""
+    for name, value in top.items():
+        live = getattr(store, name, None)
+        if live is None or name in BULK or name in CONFIGURATION or _is_sub_store(live):
+            raise SnapshotError(f"the state holds an unknown part {name!r:.60}")
+        if type(value) is not type(live):
+            raise SnapshotError(f"the state's {name} is not a {type(live).__name__}")
+    for name, values in subs.items():
+        live = getattr(store, name, None)
+        if not _is_sub_store(live) or not isinstance(values, dict):
+            raise SnapshotError(f"the state holds an unknown part {name!r:.60}")
+        for key, value in values.items():
+            if not isinstance(key, str) or not hasattr(live, key):
+                raise SnapshotError(f"the state holds an unknown part {name}.{key!s:.60}")
+            here = getattr(live, key)
+            if value is not KEEP and here is not None and value is not None and type(value) is not type(here) \
+                    and not (isinstance(here, (int, float)) and isinstance(value, (int, float))):
+                raise SnapshotError(f"the state's {name}.{key} is not a {type(here).__name__}")
+    for name in ("organizations", "teams", "projects"):
+        if not isinstance(top.get(name), dict):
+            raise SnapshotError(f"the state has no {name}")
+    if not all(isinstance(p, Project) for p in top["projects"].values()) or \
+            not all(isinstance(o, Organization) for o in top["organizations"].values()) or \
+            not all(isinstance(t, Team) for t in top["teams"].values()):
+        raise SnapshotError("the state's organizations, teams or projects are malformed")
+
+
+def apply(store: Store, decoded: Decoded) -> None:
+    """Make ``decoded`` the store's state: the store is reset, then given every part and its
+    indexes rebuilt (the same ones ``add_event``, ``_capture`` and the issue store keep)."""
+    store.reset()
+    for name, value in decoded.top.items():
+        setattr(store, name, value)
+    for name, values in decoded.subs.items():
+        part = getattr(store, name)
+        for key, value in values.items():
+            if value is KEEP:
+                continue
+            here = getattr(part, key)
+            if isinstance(here, deque) and isinstance(value, deque) and here.maxlen != value.maxlen:
+                value = deque(value, maxlen=here.maxlen)  # the running service's size wins
+            setattr(part, key, value)
+    issues = store.issues
+    issues.by_id, issues._by_hash, issues._by_short_id, issues._interned = {}, {}, {}, {}
+    for issue in sorted(decoded.issues, key=lambda i: i.id):
+        issues.by_id[issue.id] = issue
+        pid = issue.project.id
+        for hash_ in issue.hashes:
+            issues._by_hash[(pid, hash_)] = issue
+        issues._by_short_id[(pid, issue.short_id)] = issue
+    for key, issue_id in decoded.short_id_redirects:
+        target = issues.by_id.get(issue_id)
+        if target is not None and isinstance(key, tuple):
+            issues._by_short_id[key] = target
+    stored_bytes = 0
+    for event in decoded.events:
+        store._events[event.seq] = event
+        store._events_by_project.setdefault(event.project.id, deque()).append(event)
+        store.events_by_id[event.event_id] = event
+        stored_bytes += len(event.payload)
+    for kind, record in decoded.captured:
+        if kind == "envelope":
+            store.envelopes[record.id] = record
+            stored_bytes += len(record.raw)
+        elif kind == "item":
+            store.items[record.id] = record
+        else:
+            store.attachments[record.id] = record
+            stored_bytes += len(record.data)
+        store._capture(record.project, record)
+    store.envelopes = dict(sorted(store.envelopes.items()))
+    store.items = dict(sorted(store.items.items()))
+    store.spans = decoded.spans
+    store.sessions = decoded.sessions
+    store.retention.stored_bytes = stored_bytes
+
+
+def load(store: Store, rows: Rows) -> Decoded:
+    """Decode then apply; nothing of the store changes when the rows are bad."""
+    decoded = decode(store, rows)
+    apply(store, decoded)
+    return decoded
+
