@@ -30,6 +30,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections import deque
 from typing import Any
 
 import ingest  # this directory's: servers, the load generator and event shapes
@@ -130,7 +131,7 @@ def soak(daemon: ingest.Server, rate: float, args: argparse.Namespace, org: str,
     senders = [ingest.Conn(daemon.port, sel) for _ in range(CONNECTIONS)]
     reader_conn = ingest.Conn(daemon.port, sel, is_check=True)
     reader = ApiReader(daemon.port, org, project)
-    idle = list(senders)
+    idle = deque(senders)  # first in, first out: no connection sits idle long enough to be timed out
     rows: list[dict[str, Any]] = []
     error_samples: list[str] = []
     window = Window()
@@ -163,7 +164,7 @@ def soak(daemon: ingest.Server, rate: float, args: argparse.Namespace, org: str,
             while due < target and idle:
                 if (now - start) - due / rate > 0.1:
                     window.late += 1
-                conn = idle.pop()
+                conn = idle.popleft()
                 try:
                     conn.send(templates.next(), "ingest")
                     window.sent += 1

@@ -30,7 +30,7 @@ from sentry_daemon.transform.pool import WorkerFault, WorkerPool
 from sentry_daemon.transform.sdks import Runtime, worker_env
 from test_node_client import node_sdk  # noqa: F401  (requested by name below)
 
-TIMEOUT = 1.0
+TIMEOUT = 2.0  # seconds a hook may run: short for the loop tests, long enough for a loaded machine
 SECRET = "sntrys_not_for_callbacks"
 JSON = {"Content-Type": "application/json"}
 

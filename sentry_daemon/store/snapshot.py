@@ -12,7 +12,10 @@ The file has three tables:
 
 The codec is generic: records are pickled as they are, whatever fields they have. What several
 rows share is written as a reference, not a copy: a project, organization, team or user (``state``
-holds them), an event (an item's or an issue's), the store itself (a sub-store's back reference).
+holds them), an event (an item's or an issue's), a kept envelope (an event's ``source``: envelope
+rows load before event rows), the store itself (a sub-store's back reference). What the live store
+shares by interning (equal tag, field, text and hash tuples; repeated strings) is interned again
+on load, so a loaded store costs the memory the original did.
 Callables (clocks, the store's hooks) are never written: the running store keeps its own. Loading
 uses a restricted unpickler: only the store's own record classes and a few builtin containers can
 be named, so a file posted to ``/__parlel/restore`` is data, never code.
@@ -20,19 +23,23 @@ be named, so a file posted to ``/__parlel/restore`` is data, never code.
 
 from __future__ import annotations
 
+import gc
 import io
 import itertools
 import os
 import pickle
 import random
 import sqlite3
+import sys
 import types
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from sentry_daemon.store import records as record_types
+from sentry_daemon.store.issues import _SHARED_TEXTS  # what the live store interns, interned again on load
 from sentry_daemon.store.records import (
     Attachment,
     EnvelopeRecord,
@@ -44,6 +51,7 @@ from sentry_daemon.store.records import (
     Team,
     User,
 )
+from sentry_daemon.store.store import _REPEATED_STRINGS
 
 if TYPE_CHECKING:
     from sentry_daemon.store.store import Store
@@ -120,11 +128,10 @@ def _ref(*pid: Any) -> Any:
 
 
 class _Unpickler(pickle.Unpickler):
-    """Names only the allowed classes; references (``_ref``) resolve through ``resolve``."""
+    """Names only the allowed classes; references (``_ref``) resolve through ``_resolve`` (set by
+    ``_loads``; no ``__init__`` of its own: one is made per row)."""
 
-    def __init__(self, data: bytes, resolve: Callable[[Any], Any]) -> None:
-        super().__init__(io.BytesIO(data))
-        self._resolve = resolve
+    _resolve: Callable[[Any], Any]
 
     def find_class(self, module: str, name: str) -> Any:
         global _ALLOWED
@@ -147,7 +154,9 @@ class _Unpickler(pickle.Unpickler):
 
 def _loads(data: bytes, resolve: Callable[[Any], Any]) -> Any:
     try:
-        return _Unpickler(data, resolve).load()
+        unpickler = _Unpickler(io.BytesIO(data))
+        unpickler._resolve = resolve
+        return unpickler.load()
     except (SnapshotError, _Stale):
         raise
     except Exception as exc:  # noqa: BLE001 - a bad pickle raises anything: bad input, whatever it raised
@@ -172,7 +181,8 @@ class _Pickler(pickle.Pickler):
         ref = self._refs.get(type(obj))
         if ref is None or obj is self._top or obj is _ref:
             return NotImplemented
-        return _ref, ref(obj)
+        pid = ref(obj)
+        return NotImplemented if pid is None else (_ref, pid)
 
     def dumps(self, obj: Any) -> bytes:
         self._top = obj
@@ -190,10 +200,16 @@ def _count(counter: Any) -> tuple[str, int]:
     return ("count", int(repr(counter)[6:-1]))
 
 
-def _shared_refs() -> dict[type, Callable[[Any], Any]]:
+def _shared_refs(store: Store) -> dict[type, Callable[[Any], Any]]:
+    """How a row refers to what other rows (or the state blob) hold; None: written whole."""
+
+    def envelope(record: EnvelopeRecord) -> tuple[str, int] | None:
+        # an event's source; one the store no longer keeps (no row of its own) is written whole
+        return ("envelope", record.id) if store.envelopes.get(record.id) is record else None
+
     return {Project: lambda p: ("project", p.id), Organization: lambda o: ("organization", o.id),
             Team: lambda t: ("team", t.id), User: lambda u: ("user", u.id),
-            Event: lambda e: ("event", e.seq), _COUNT: _count}
+            Event: lambda e: ("event", e.seq), EnvelopeRecord: envelope, _COUNT: _count}
 
 
 class Encoder:
@@ -201,7 +217,7 @@ class Encoder:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.rows = _Pickler(_shared_refs())
+        self.rows = _Pickler(_shared_refs(store))
         state_refs: dict[type, Callable[[Any], Any]] = {
             type(store): lambda s: ("store",), _COUNT: _count,
             Event: lambda e: ("event", e.seq), Issue: lambda i: ("issue", i.id),
@@ -406,8 +422,26 @@ class Decoded:
     stale: list[tuple[str, str]]  # rows of deleted projects, issues: (kind, key) to forget
 
 
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic collector paused: loading makes millions of objects and no garbage, and each
+    collection it would trigger walks everything loaded so far (a third of a load's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def decode(store: Store, rows: Rows) -> Decoded:
     """Unpickle and check a state for ``store``, touching nothing of it; ``SnapshotError`` if bad."""
+    with _no_collection():
+        return _decode(store, rows)
+
+
+def _decode(store: Store, rows: Rows) -> Decoded:
     state = _loads(rows.state, lambda pid: _state_reference(store, pid))
     if not (isinstance(state, dict) and isinstance(state.get("store"), dict) and isinstance(state.get("subs"), dict)):
         raise SnapshotError("the state is malformed")
@@ -423,30 +457,52 @@ def decode(store: Store, rows: Rows) -> Decoded:
     if isinstance(top.get("user"), User):
         shared[("user", top["user"].id)] = top["user"]
     events_by_seq: dict[int, Event] = {}
+    envelopes: dict[int, EnvelopeRecord] = {}
 
     def reference(pid: Any) -> Any:
-        if pid[0] == "event":
-            found = events_by_seq.get(pid[1])
+        kind = pid[0]
+        if kind == "event":
+            return events_by_seq.get(pid[1])
+        if kind == "envelope":  # an event's source; gone: the event left the store, then its envelope
+            found = envelopes.get(pid[1]) if len(pid) == 2 else None
+            if found is None:
+                raise _Stale()
             return found
         found = shared.get(pid[:2]) if len(pid) == 2 else None
         if found is None:
-            if pid[0] == "project":
+            if kind == "project":
                 raise _Stale()
-            raise SnapshotError(f"a reference to a missing {pid[0]}")
+            raise SnapshotError(f"a reference to a missing {kind}")
         return found
 
     decoded = Decoded(top, subs, state.get("short_id_redirects") or [], [], [], [], [], [], [])
-    later: list[tuple[str, str, bytes]] = []
+    stale = decoded.stale
+    # envelopes first (events refer to them), then events (items and issues refer to them), then
+    # issues, then the rest; ``later`` keeps the rows' order, which ``captured`` must have
+    later: list[tuple[str, str, bytes, EnvelopeRecord | None]] = []
+    event_rows: list[tuple[str, bytes]] = []
     for kind, key, body in rows.records:
-        if kind != "event":
-            later.append((kind, key, body))
-            continue
+        if kind == "event":
+            event_rows.append((key, body))
+        elif kind != "envelope":
+            later.append((kind, key, body, None))
+        else:
+            try:
+                envelope = _loads(body, reference)
+            except _Stale:
+                stale.append((kind, key))
+                continue
+            if type(envelope) is not EnvelopeRecord:
+                raise SnapshotError("an envelope row holds something else")
+            envelopes[envelope.id] = envelope
+            later.append((kind, key, body, envelope))
+    for key, body in event_rows:
         try:
             event = _loads(body, reference)
         except _Stale:
-            decoded.stale.append((kind, key))
+            stale.append(("event", key))
             continue
-        if not isinstance(event, Event):
+        if type(event) is not Event:
             raise SnapshotError("an event row holds something else")
         events_by_seq[event.seq] = event
     listed: set[int] = set()
@@ -468,18 +524,19 @@ def decode(store: Store, rows: Rows) -> Decoded:
         if event.group_id is not None and seq not in listed:
             continue  # its issue was deleted; its item (until evicted) still shows it, so the row stays
         decoded.events.append(event)
-    types_of = {"envelope": EnvelopeRecord, "item": ItemRecord, "attachment": Attachment, "span": dict,
-                "session": dict}
-    for kind, key, body in later:
-        try:
-            record = _loads(body, reference)
-        except _Stale:
-            decoded.stale.append((kind, key))
-            continue
-        if not isinstance(record, types_of[kind]):
-            raise SnapshotError(f"a {kind} row holds something else")
+    types_of = {"item": ItemRecord, "attachment": Attachment, "span": dict, "session": dict}
+    projects = top["projects"]
+    for kind, key, body, record in later:
+        if record is None:
+            try:
+                record = _loads(body, reference)
+            except _Stale:
+                stale.append((kind, key))
+                continue
+            if not isinstance(record, types_of[kind]):
+                raise SnapshotError(f"a {kind} row holds something else")
         if kind in ("span", "session"):
-            if record.get("project") not in top["projects"]:
+            if record.get("project") not in projects:
                 continue
             (decoded.spans if kind == "span" else decoded.sessions).append(record)
         else:
@@ -526,6 +583,11 @@ def _check_shape(store: Store, top: dict[str, Any], subs: dict[str, dict[str, An
 def apply(store: Store, decoded: Decoded) -> None:
     """Make ``decoded`` the store's state: the store is reset, then given every part and its
     indexes rebuilt (the same ones ``add_event``, ``_capture`` and the issue store keep)."""
+    with _no_collection():
+        _apply(store, decoded)
+
+
+def _apply(store: Store, decoded: Decoded) -> None:
     store.reset()
     for name, value in decoded.top.items():
         setattr(store, name, value)
@@ -540,37 +602,99 @@ def apply(store: Store, decoded: Decoded) -> None:
             setattr(part, key, value)
     issues = store.issues
     issues.by_id, issues._by_hash, issues._by_short_id, issues._interned = {}, {}, {}, {}
+    shared = _Sharing(issues._interned)
     for issue in sorted(decoded.issues, key=lambda i: i.id):
         issues.by_id[issue.id] = issue
         pid = issue.project.id
         for hash_ in issue.hashes:
             issues._by_hash[(pid, hash_)] = issue
         issues._by_short_id[(pid, issue.short_id)] = issue
+        shared.issue(issue)
     for key, issue_id in decoded.short_id_redirects:
         target = issues.by_id.get(issue_id)
         if target is not None and isinstance(key, tuple):
             issues._by_short_id[key] = target
     stored_bytes = 0
-    for event in decoded.events:
-        store._events[event.seq] = event
-        store._events_by_project.setdefault(event.project.id, deque()).append(event)
-        store.events_by_id[event.event_id] = event
-        stored_bytes += len(event.payload)
     for kind, record in decoded.captured:
         if kind == "envelope":
             store.envelopes[record.id] = record
             stored_bytes += len(record.raw)
+            shared.envelope(record)
         elif kind == "item":
             store.items[record.id] = record
+            record.type = sys.intern(record.type)
+            if record.received == store.envelopes.get(record.envelope_id, record).received:
+                record.received = store.envelopes[record.envelope_id].received
         else:
             store.attachments[record.id] = record
             stored_bytes += len(record.data)
         store._capture(record.project, record)
+    events, by_project, by_id = store._events, store._events_by_project, store.events_by_id
+    for event in decoded.events:
+        events[event.seq] = event
+        project_events = by_project.get(event.project.id)
+        if project_events is None:
+            project_events = by_project[event.project.id] = deque()
+        project_events.append(event)
+        by_id[event.event_id] = event
+        stored_bytes += len(event.payload)
+        shared.event(event)
     store.envelopes = dict(sorted(store.envelopes.items()))
     store.items = dict(sorted(store.items.items()))
     store.spans = decoded.spans
     store.sessions = decoded.sessions
     store.retention.stored_bytes = stored_bytes
+
+
+class _Sharing:
+    """What the live store makes one object of (``IssueStore._intern``, ``sys.intern``, an event's
+    ``received`` its envelope's), made one again after rows were unpickled one by one."""
+
+    def __init__(self, cache: dict[Any, Any]) -> None:
+        self.cache = cache  # the issue store's own: events stored after the load share with these
+
+    def pairs(self, pairs: Any, whole: bool) -> Any:
+        cache = self.cache
+        if not isinstance(pairs, tuple):
+            return pairs
+        interned = tuple([cache.setdefault(pair, pair) if type(pair) is tuple else pair for pair in pairs])
+        return cache.setdefault(interned, interned) if whole else interned
+
+    def event(self, event: Event) -> None:
+        cache, pairs = self.cache, self.pairs
+        if isinstance(event.type, str):
+            event.type = sys.intern(event.type)
+        if isinstance(event.environment, str):
+            event.environment = sys.intern(event.environment)
+        if event.tags:
+            event.tags = pairs(event.tags, True)
+        if event.fields:
+            event.fields = pairs(event.fields, True)
+        if event.stack_fields:
+            event.stack_fields = pairs(event.stack_fields, True)
+        if event.hashes and type(event.hashes) is tuple:
+            event.hashes = cache.setdefault(event.hashes, event.hashes)
+        texts = event.texts
+        if texts and type(texts) is tuple:
+            event.texts = tuple([cache.setdefault(pair, pair) if type(pair) is tuple and pair[0] in _SHARED_TEXTS
+                                 else pair for pair in texts])
+        source = event.source
+        if source is not None and source.received == event.received:
+            event.received = source.received
+
+    def issue(self, issue: Issue) -> None:
+        """Its tag and field pairs are the events' (``IssueStore.save`` keys them by the event's)."""
+        cache = self.cache
+        if type(issue.values) is dict:
+            issue.values = {cache.setdefault(pair, pair): stats for pair, stats in issue.values.items()}
+        if type(issue.fields) is set:
+            issue.fields = {cache.setdefault(pair, pair) for pair in issue.fields}
+
+    def envelope(self, record: EnvelopeRecord) -> None:
+        for name in _REPEATED_STRINGS:
+            value = getattr(record, name)
+            if type(value) is str:
+                setattr(record, name, sys.intern(value))
 
 
 def load(store: Store, rows: Rows) -> Decoded:
