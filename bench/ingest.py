@@ -696,30 +696,39 @@ def print_profile(path: str, limit: int = 25) -> None:
     stats.sort_stats("cumulative").print_stats("sentry_daemon", limit)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def load_arguments(parser: argparse.ArgumentParser, preload: int) -> None:
+    """The load's options, shared with the benchmarks built on this one (``bench/stream.py``)."""
     parser.add_argument("--events", type=int, default=1200, help="envelopes per timed run (per server, encoding, round)")
     parser.add_argument("--rounds", type=int, default=5, help="timed runs per server and encoding (median reported)")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
-    parser.add_argument("--check-every", type=int, default=50, help="read-your-write check on every Nth envelope")
     parser.add_argument("--warmup", type=int, default=300, help="untimed envelopes per server first")
-    parser.add_argument("--preload", type=int, default=100_000,
+    parser.add_argument("--preload", type=int, default=preload,
                         help=f"events stored in the daemon before anything is timed ({PRELOAD_ISSUES:,} issues)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--verbose", "-v", action="store_true", help="print each run as it ends (stderr)")
     parser.add_argument("--daemon-log", help="keep the daemon's twistd log in this file (default /dev/null)")
     parser.add_argument("--profile", metavar="FILE", help="run the daemon under cProfile, save stats to FILE, "
                         "print the hottest functions")
-    args = parser.parse_args()
-    if args.check_every < 1:
-        parser.error("--check-every must be at least 1")
-    result = measure(args)
+
+
+def report(args: argparse.Namespace, result: dict[str, Any], table: Any) -> None:
+    """One JSON object with ``--json``, else ``table``'s figures; then the profile if one was taken."""
     if args.json:
         print(json.dumps(result))
     else:
-        print_table(result)
+        table(result)
     if args.profile:
         print_profile(args.profile)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    load_arguments(parser, preload=100_000)
+    parser.add_argument("--check-every", type=int, default=50, help="read-your-write check on every Nth envelope")
+    args = parser.parse_args()
+    if args.check_every < 1:
+        parser.error("--check-every must be at least 1")
+    report(args, measure(args), print_table)
 
 
 if __name__ == "__main__":

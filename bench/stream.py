@@ -32,7 +32,7 @@ import sys
 import time
 from typing import Any
 
-from ingest import (JobFactory, RunResult, Server, preload, print_profile, run_load, start_daemon,  # this directory's
+from ingest import (JobFactory, RunResult, Server, load_arguments, preload, report, run_load, start_daemon,  # this directory's
                     start_floor, summarize)
 
 TARGET = 0.9  # events/s with listeners over events/s without
@@ -203,25 +203,10 @@ def main() -> None:
         listen(int(sys.argv[2]), int(sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1200, help="envelopes per timed run")
-    parser.add_argument("--rounds", type=int, default=5, help="timed runs per cell (median reported)")
+    load_arguments(parser, preload=10_000)
     parser.add_argument("--listeners", type=int, default=10, help="stream readers in the listening cell")
-    parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections")
-    parser.add_argument("--warmup", type=int, default=300, help="untimed envelopes per server first")
-    parser.add_argument("--preload", type=int, default=10_000, help="events stored in the daemon before timing")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--verbose", "-v", action="store_true", help="print each run as it ends (stderr)")
-    parser.add_argument("--daemon-log", help="keep the daemon's twistd log in this file (default /dev/null)")
-    parser.add_argument("--profile", metavar="FILE", help="run the daemon under cProfile, save stats to FILE, "
-                        "print the hottest functions")
     args = parser.parse_args()
-    result = measure(args)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print_table(result)
-    if args.profile:
-        print_profile(args.profile)
+    report(args, measure(args), print_table)
 
 
 if __name__ == "__main__":

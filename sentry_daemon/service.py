@@ -8,6 +8,8 @@ already in flight finish (up to ``drain_timeout`` seconds), then the Deferred fi
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,13 +123,14 @@ class SentryService(MultiService):
         self.store = Store(config.seed, now=self.clock.seconds, journal_size=config.journal_size,
                            retention=RetentionPolicy(config.max_events, config.max_bytes, config.retention_days))
         self.requests_finished = 0  # tells persistence that a request may have changed the state
-        self.persistence = (Persistence(self.store, config.data_dir, reactor, lambda: self.requests_finished)
-                            if config.data_dir else None)
-        loaded = self.persistence.load() if self.persistence is not None else False
-        if config.load and not loaded:  # a data directory that holds a state wins over --load
-            load_file(self.store, config.load)
-            if self.persistence is not None:
-                self.persistence.rewrite()
+        self.persistence = (Persistence(self.store, config.data_dir, reactor, lambda: self.requests_finished,
+                                        self.clock) if config.data_dir else None)
+        with self._settling_load():
+            loaded = self.persistence.load() if self.persistence is not None else False
+            if config.load and not loaded:  # a data directory that holds a state wins over --load
+                load_file(self.store, config.load)
+                if self.persistence is not None:
+                    self.persistence.rewrite()
         self.snapshots = Snapshots(self.store, reactor, self.persistence)
         self.port: IListeningPort | None = None
         self.address: Any = None
@@ -265,6 +268,22 @@ class SentryService(MultiService):
         self._since_freeze = 0
         gc.collect(1)
         gc.freeze()
+
+    @contextmanager
+    def _settling_load(self) -> Iterator[None]:
+        """A start-up load (``--data-dir``, ``--load``) frozen as it is made (``_settle_heap``),
+        the collector off meanwhile: it would otherwise walk the whole loaded state once first."""
+        if not self.standalone:
+            yield
+            return
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            yield
+            gc.freeze()
+        finally:
+            if enabled:
+                gc.enable()
 
     def reset(self) -> None:
         """Back to the seeded state (the control API's ``/__parlel/reset``)."""

@@ -14,6 +14,8 @@ from typing import Any, Callable, Iterator
 
 import pytest_twisted
 import treq
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 
 from sentry_daemon.testing import RunningSentry, start_sentry
 
@@ -52,6 +54,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll ``predicate`` on the reactor (never blocking it) until it holds, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        assert time.monotonic() < deadline, "condition not met in time"
+        await deferLater(reactor, 0.01, lambda: None)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:

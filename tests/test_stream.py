@@ -8,7 +8,7 @@ import json
 import socket
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 import pytest_twisted
 import treq
@@ -18,24 +18,13 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.task import deferLater
 from twisted.web.client import ResponseDone
 
-from conftest import request_json
+from conftest import eventually, request_json
 from issue_helpers import error_event, send
 from sentry_daemon.control_stream import BACKLOG_SIZE
 from sentry_daemon.testing import start_sentry
 
 STREAM = "/__parlel/stream"
 SUMMARY_KEYS = {"kind", "id", "project", "time", "title", "level", "url"}
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll ``predicate`` on the reactor (never blocking it) until it holds, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        await deferLater(reactor, 0.01, lambda: None)
 
 
 class EventReader(Protocol):

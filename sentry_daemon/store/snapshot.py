@@ -3,9 +3,10 @@
 
 The file has three tables:
 
-- ``meta``: the format's name and version, and ``state``: one pickle of everything that is not
+- ``meta``: the format's name and version, ``state``: one pickle of everything that is not
   bulk (organizations, teams, projects, keys, tokens, releases, monitors, outcomes, uploads,
-  tenants, faults, the journal, the id counters …), rewritten whenever it changed;
+  tenants, faults, the journal, the id counters …), rewritten whenever it changed,
+  ``record_seq``: the record log's last number, and ``clock``: a manual clock's time;
 - ``records``: the bulk that only grows and is evicted, one row each: events, envelopes, items,
   attachments, spans and sessions, in the order they were stored (``seq``);
 - ``issues``: one row per issue (issues change, so a changed one is rewritten).
@@ -23,9 +24,11 @@ be named, so a file posted to ``/__parlel/restore`` is data, never code.
 
 from __future__ import annotations
 
+import functools
 import gc
 import io
 import itertools
+import operator
 import os
 import pickle
 import random
@@ -35,11 +38,11 @@ import types
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from sentry_daemon.store import records as record_types
-from sentry_daemon.store.issues import _SHARED_TEXTS  # what the live store interns, interned again on load
+from sentry_daemon.store.issues import _SHARED_TEXTS
 from sentry_daemon.store.records import (
     Attachment,
     EnvelopeRecord,
@@ -128,10 +131,14 @@ def _ref(*pid: Any) -> Any:
 
 
 class _Unpickler(pickle.Unpickler):
-    """Names only the allowed classes; references (``_ref``) resolve through ``_resolve`` (set by
-    ``_loads``; no ``__init__`` of its own: one is made per row)."""
+    """Names only the allowed classes; references (``_ref``) resolve through ``_reference`` (set
+    by ``_loads``; no ``__init__`` of its own: one is made per row).
 
-    _resolve: Callable[[Any], Any]
+    ``_reference`` must not hold the unpickler: the memo keeps what ``find_class`` returned, and a
+    bound method would make every row's unpickler, its input and its memo a cycle, garbage that
+    only the (paused, while loading) cyclic collector frees."""
+
+    _reference: Callable[..., Any]
 
     def find_class(self, module: str, name: str) -> Any:
         global _ALLOWED
@@ -144,18 +151,19 @@ class _Unpickler(pickle.Unpickler):
             raise SnapshotError(f"the state names {module}.{name}, which a state may not hold")
         return found
 
-    def _reference(self, *pid: Any) -> Any:
-        if not pid or not isinstance(pid[0], str):
-            raise SnapshotError("a malformed reference")
-        if pid[0] == "count" and len(pid) == 2 and type(pid[1]) is int:
-            return itertools.count(pid[1])
-        return self._resolve(pid)
+
+def _reference(resolve: Callable[[Any], Any], *pid: Any) -> Any:
+    if not pid or not isinstance(pid[0], str):
+        raise SnapshotError("a malformed reference")
+    if pid[0] == "count" and len(pid) == 2 and type(pid[1]) is int:
+        return itertools.count(pid[1])
+    return resolve(pid)
 
 
 def _loads(data: bytes, resolve: Callable[[Any], Any]) -> Any:
     try:
         unpickler = _Unpickler(io.BytesIO(data))
-        unpickler._resolve = resolve
+        unpickler._reference = functools.partial(_reference, resolve)
         return unpickler.load()
     except (SnapshotError, _Stale):
         raise
@@ -171,18 +179,25 @@ class _Pickler(pickle.Pickler):
     ``reducer_override`` rather than ``persistent_id``: pickle asks it about records only, not
     about every dict, list, string and number inside them, which would cost a call each."""
 
-    def __init__(self, refs: dict[type, Callable[[Any], Any]]) -> None:
+    def __init__(self, refs: dict[type, Callable[[Any], Any]], positional: bool = False) -> None:
+        """``positional``: slotted records written as their constructor's arguments (``_POSITIONAL``)."""
         self._buffer = io.BytesIO()
         super().__init__(self._buffer, PROTOCOL)
         self._refs = refs
+        self._positional = _positional() if positional else {}
         self._top: Any = None
 
     def reducer_override(self, obj: Any) -> Any:
-        ref = self._refs.get(type(obj))
-        if ref is None or obj is self._top or obj is _ref:
-            return NotImplemented
-        pid = ref(obj)
-        return NotImplemented if pid is None else (_ref, pid)
+        kind = type(obj)
+        ref = self._refs.get(kind)
+        if ref is not None and obj is not self._top and obj is not _ref:
+            pid = ref(obj)
+            if pid is not None:
+                return _ref, pid
+        values = self._positional.get(kind)
+        if values is not None:
+            return kind, values(obj)
+        return NotImplemented
 
     def dumps(self, obj: Any) -> bytes:
         self._top = obj
@@ -193,6 +208,21 @@ class _Pickler(pickle.Pickler):
         self.dump(obj)
         self._top = None
         return buffer.getvalue()
+
+
+def _positional() -> dict[type, Callable[[Any], tuple[Any, ...]]]:
+    """The slotted records (events, envelopes, items, issues and what they hold), each with the
+    getter of its fields in order: a row then holds ``Event(*values)``, not the default
+    ``{field name: value}`` of every slot, half the bytes and half the time to load. Only the
+    classes whose every field is an ``__init__`` argument."""
+    found: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+    for value in vars(record_types).values():
+        if isinstance(value, type) and value.__module__ == record_types.__name__ and is_dataclass(value) \
+                and "__slots__" in vars(value) and not hasattr(value, "__post_init__"):
+            names = [f.name for f in fields(value)]
+            if len(names) > 1 and all(f.init for f in fields(value)):
+                found[value] = operator.attrgetter(*names)
+    return found
 
 
 def _count(counter: Any) -> tuple[str, int]:
@@ -217,7 +247,7 @@ class Encoder:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.rows = _Pickler(_shared_refs(store))
+        self.rows = _Pickler(_shared_refs(store), positional=True)
         state_refs: dict[type, Callable[[Any], Any]] = {
             type(store): lambda s: ("store",), _COUNT: _count,
             Event: lambda e: ("event", e.seq), Issue: lambda i: ("issue", i.id),
@@ -285,12 +315,47 @@ class Rows:
     state: bytes
     records: list[tuple[str, str, bytes]] = field(default_factory=list)  # (kind, key, body), in order
     issues: list[tuple[int, bytes]] = field(default_factory=list)
+    record_seq: int = 0  # the record log's last number: a reader's Last-Event-ID stays meaningful
+    clock: float | None = None  # a manual domain clock's time (``--data-dir`` only), else None
+    db: sqlite3.Connection | None = None  # set: ``records`` are read from it as they are decoded
+
+    def envelope_rows(self) -> Iterator[tuple[int, str, bytes]]:
+        """``(position, key, body)`` of the envelope rows, in no particular order."""
+        return self._of_kind("envelope")
+
+    def event_rows(self) -> Iterator[tuple[int, str, bytes]]:
+        return self._of_kind("event")
+
+    def other_rows(self) -> Iterator[tuple[int, str, str, bytes]]:
+        """``(position, kind, key, body)`` of the rest (items, attachments, spans, sessions), in order."""
+        if self.db is None:
+            return ((n, kind, key, body) for n, (kind, key, body) in enumerate(self.records)
+                    if kind != "envelope" and kind != "event")
+        return _checked(self.db, "SELECT seq, kind, key, body FROM records WHERE kind NOT IN ('envelope', 'event') "
+                                 "ORDER BY seq")
+
+    def _of_kind(self, kind: str) -> Iterator[tuple[int, str, bytes]]:
+        if self.db is None:
+            return ((n, key, body) for n, (k, key, body) in enumerate(self.records) if k == kind)
+        return ((n, key, body) for n, _, key, body in
+                _checked(self.db, "SELECT seq, kind, key, body FROM records WHERE kind = ?", (kind,)))
+
+
+def _checked(db: sqlite3.Connection, query: str, args: tuple[Any, ...] = ()) -> Iterator[tuple[int, str, str, bytes]]:
+    """Rows of the records table one at a time (a start-up holds one body at a time, not the file)."""
+    try:
+        for seq, kind, key, body in db.execute(query, args):
+            if type(body) is not bytes or kind not in RECORD_KINDS or type(key) is not str or type(seq) is not int:
+                raise SnapshotError("a malformed record row")
+            yield seq, kind, key, body
+    except sqlite3.DatabaseError as exc:
+        raise SnapshotError(f"not a readable state database ({exc})") from None
 
 
 def whole_state(store: Store, encoder: Encoder | None = None) -> Rows:
     """Every row of the store's state now (a snapshot, or a data directory written afresh)."""
     encoder = encoder or Encoder(store)
-    rows = Rows(encoder.state_blob())
+    rows = Rows(encoder.state_blob(), record_seq=store.record_log.seq)
     records = rows.records
     for event in store._events.values():
         records.append(encoder.record("event", event))
@@ -330,7 +395,7 @@ def write(db: sqlite3.Connection, rows: Rows) -> None:
         db.execute("DELETE FROM records")
         db.execute("DELETE FROM issues")
         db.execute("DELETE FROM meta")
-        _write_meta(db, rows.state)
+        _write_meta(db, rows.state, rows.record_seq)
         db.executemany("INSERT INTO records (seq, kind, key, body) VALUES (?, ?, ?, ?)",
                        ((n, kind, key, body) for n, (kind, key, body) in enumerate(rows.records, 1)))
         db.executemany("INSERT INTO issues (id, body) VALUES (?, ?)", rows.issues)
@@ -340,9 +405,14 @@ def write(db: sqlite3.Connection, rows: Rows) -> None:
         raise
 
 
-def _write_meta(db: sqlite3.Connection, state: bytes) -> None:
-    db.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
-                   [("format", FORMAT), ("version", VERSION), ("state", state)])
+def _write_meta(db: sqlite3.Connection, state: bytes | None, record_seq: int, clock: float | None = None) -> None:
+    """The meta rows; ``state`` None: it is unchanged (only the record log's number moved)."""
+    rows: list[tuple[str, Any]] = [("format", FORMAT), ("version", VERSION), ("record_seq", record_seq)]
+    if state is not None:
+        rows.append(("state", state))
+    if clock is not None:
+        rows.append(("clock", clock))
+    db.executemany("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", rows)
 
 
 def write_file(path: str, rows: Rows) -> None:
@@ -357,8 +427,9 @@ def write_file(path: str, rows: Rows) -> None:
         db.close()
 
 
-def read(db: sqlite3.Connection) -> Rows | None:
-    """The rows ``db`` holds; None when it holds no state yet (an empty data directory)."""
+def read(db: sqlite3.Connection, lazily: bool = False) -> Rows | None:
+    """The rows ``db`` holds; None when it holds no state yet (an empty data directory).
+    ``lazily``: the records are read while they are decoded (``db`` must stay open until then)."""
     try:
         meta = dict(db.execute("SELECT name, value FROM meta"))
         if not meta:
@@ -370,11 +441,15 @@ def read(db: sqlite3.Connection) -> Rows | None:
         state = meta.get("state")
         if not isinstance(state, bytes):
             raise SnapshotError("the state is missing")
-        rows = Rows(state)
-        for kind, key, body in db.execute("SELECT kind, key, body FROM records ORDER BY seq"):
-            if not isinstance(body, bytes) or kind not in RECORD_KINDS or not isinstance(key, str):
-                raise SnapshotError("a malformed record row")
-            rows.records.append((kind, key, body))
+        record_seq = meta.get("record_seq", 0)
+        rows = Rows(state, record_seq=record_seq if type(record_seq) is int and record_seq >= 0 else 0)
+        clock = meta.get("clock")
+        rows.clock = float(clock) if type(clock) in (int, float) else None
+        if lazily:
+            rows.db = db
+        else:
+            rows.records = [(kind, key, body) for _, kind, key, body in
+                            _checked(db, "SELECT seq, kind, key, body FROM records ORDER BY seq")]
         for issue_id, body in db.execute("SELECT id, body FROM issues ORDER BY id"):
             if not isinstance(body, bytes):
                 raise SnapshotError("a malformed issue row")
@@ -420,12 +495,16 @@ class Decoded:
     spans: list[dict[str, Any]]
     sessions: list[dict[str, Any]]
     stale: list[tuple[str, str]]  # rows of deleted projects, issues: (kind, key) to forget
+    record_seq: int = 0
+    interned: dict[Any, Any] = field(default_factory=dict)  # the issue store's ``_interned`` (``_Sharing``)
 
 
 @contextmanager
-def _no_collection() -> Iterator[None]:
+def no_collection() -> Iterator[None]:
     """The cyclic collector paused: loading makes millions of objects and no garbage, and each
-    collection it would trigger walks everything loaded so far (a third of a load's time)."""
+    collection it would trigger walks everything loaded so far (a third of a load's time). A
+    caller that owns the process may pause it around this, freeze what was loaded and resume
+    (``SentryService``): this then leaves it paused."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -437,7 +516,7 @@ def _no_collection() -> Iterator[None]:
 
 def decode(store: Store, rows: Rows) -> Decoded:
     """Unpickle and check a state for ``store``, touching nothing of it; ``SnapshotError`` if bad."""
-    with _no_collection():
+    with no_collection():
         return _decode(store, rows)
 
 
@@ -475,35 +554,33 @@ def _decode(store: Store, rows: Rows) -> Decoded:
             raise SnapshotError(f"a reference to a missing {kind}")
         return found
 
-    decoded = Decoded(top, subs, state.get("short_id_redirects") or [], [], [], [], [], [], [])
+    decoded = Decoded(top, subs, state.get("short_id_redirects") or [], [], [], [], [], [], [], rows.record_seq)
     stale = decoded.stale
+    # what the live store shares is made one object again as each row loads: the copies it
+    # replaces are freed at once and their memory reused by the next row, not left as holes
+    sharing = _Sharing(decoded.interned)
     # envelopes first (events refer to them), then events (items and issues refer to them), then
-    # issues, then the rest; ``later`` keeps the rows' order, which ``captured`` must have
-    later: list[tuple[str, str, bytes, EnvelopeRecord | None]] = []
-    event_rows: list[tuple[str, bytes]] = []
-    for kind, key, body in rows.records:
-        if kind == "event":
-            event_rows.append((key, body))
-        elif kind != "envelope":
-            later.append((kind, key, body, None))
-        else:
+    # issues, then the rest; ``captured`` is put back in the rows' order
+    captured: list[tuple[int, str, Any]] = []
+
+    def loaded(found: Any, kind: str, record_type: type) -> Any:
+        """Each row's record (a stale one noted and skipped), checked to be of ``record_type``."""
+        for n, key, body in found:
             try:
-                envelope = _loads(body, reference)
+                record = _loads(body, reference)
             except _Stale:
                 stale.append((kind, key))
                 continue
-            if type(envelope) is not EnvelopeRecord:
-                raise SnapshotError("an envelope row holds something else")
-            envelopes[envelope.id] = envelope
-            later.append((kind, key, body, envelope))
-    for key, body in event_rows:
-        try:
-            event = _loads(body, reference)
-        except _Stale:
-            stale.append(("event", key))
-            continue
-        if type(event) is not Event:
-            raise SnapshotError("an event row holds something else")
+            if type(record) is not record_type:
+                raise SnapshotError(f"an {kind} row holds something else")
+            yield n, record
+
+    for n, envelope in loaded(rows.envelope_rows(), "envelope", EnvelopeRecord):
+        sharing.envelope(envelope)
+        envelopes[envelope.id] = envelope
+        captured.append((n, "envelope", envelope))
+    for _, event in loaded(rows.event_rows(), "event", Event):
+        sharing.event(event)
         events_by_seq[event.seq] = event
     listed: set[int] = set()
     for _, body in rows.issues:
@@ -518,6 +595,7 @@ def _decode(store: Store, rows: Rows) -> Decoded:
             event.group_id = issue.id
             listed.add(event.seq)
         issue.stored_events, issue.evicted_head = events, 0
+        sharing.issue(issue)
         decoded.issues.append(issue)
     for seq in sorted(events_by_seq):
         event = events_by_seq[seq]
@@ -526,21 +604,24 @@ def _decode(store: Store, rows: Rows) -> Decoded:
         decoded.events.append(event)
     types_of = {"item": ItemRecord, "attachment": Attachment, "span": dict, "session": dict}
     projects = top["projects"]
-    for kind, key, body, record in later:
-        if record is None:
-            try:
-                record = _loads(body, reference)
-            except _Stale:
-                stale.append((kind, key))
-                continue
-            if not isinstance(record, types_of[kind]):
-                raise SnapshotError(f"a {kind} row holds something else")
+    for n, kind, key, body in rows.other_rows():
+        try:
+            record = _loads(body, reference)
+        except _Stale:
+            stale.append((kind, key))
+            continue
+        if not isinstance(record, types_of[kind]):
+            raise SnapshotError(f"a {kind} row holds something else")
         if kind in ("span", "session"):
             if record.get("project") not in projects:
                 continue
             (decoded.spans if kind == "span" else decoded.sessions).append(record)
         else:
-            decoded.captured.append((kind, record))
+            if kind == "item":
+                sharing.item(record, envelopes.get(record.envelope_id))
+            captured.append((n, kind, record))
+    captured.sort(key=lambda c: c[0])
+    decoded.captured = [(kind, record) for _, kind, record in captured]
     return decoded
 
 
@@ -583,12 +664,14 @@ def _check_shape(store: Store, top: dict[str, Any], subs: dict[str, dict[str, An
 def apply(store: Store, decoded: Decoded) -> None:
     """Make ``decoded`` the store's state: the store is reset, then given every part and its
     indexes rebuilt (the same ones ``add_event``, ``_capture`` and the issue store keep)."""
-    with _no_collection():
+    with no_collection():
         _apply(store, decoded)
 
 
 def _apply(store: Store, decoded: Decoded) -> None:
     store.reset()
+    log = store.record_log  # numbered on from where the state's was, never back (a reader's cursor)
+    log.seq = max(log.seq, decoded.record_seq)
     for name, value in decoded.top.items():
         setattr(store, name, value)
     for name, values in decoded.subs.items():
@@ -602,14 +685,13 @@ def _apply(store: Store, decoded: Decoded) -> None:
             setattr(part, key, value)
     issues = store.issues
     issues.by_id, issues._by_hash, issues._by_short_id, issues._interned = {}, {}, {}, {}
-    shared = _Sharing(issues._interned)
+    issues._interned = decoded.interned
     for issue in sorted(decoded.issues, key=lambda i: i.id):
         issues.by_id[issue.id] = issue
         pid = issue.project.id
         for hash_ in issue.hashes:
             issues._by_hash[(pid, hash_)] = issue
         issues._by_short_id[(pid, issue.short_id)] = issue
-        shared.issue(issue)
     for key, issue_id in decoded.short_id_redirects:
         target = issues.by_id.get(issue_id)
         if target is not None and isinstance(key, tuple):
@@ -619,12 +701,8 @@ def _apply(store: Store, decoded: Decoded) -> None:
         if kind == "envelope":
             store.envelopes[record.id] = record
             stored_bytes += len(record.raw)
-            shared.envelope(record)
         elif kind == "item":
             store.items[record.id] = record
-            record.type = sys.intern(record.type)
-            if record.received == store.envelopes.get(record.envelope_id, record).received:
-                record.received = store.envelopes[record.envelope_id].received
         else:
             store.attachments[record.id] = record
             stored_bytes += len(record.data)
@@ -638,7 +716,6 @@ def _apply(store: Store, decoded: Decoded) -> None:
         project_events.append(event)
         by_id[event.event_id] = event
         stored_bytes += len(event.payload)
-        shared.event(event)
     store.envelopes = dict(sorted(store.envelopes.items()))
     store.items = dict(sorted(store.items.items()))
     store.spans = decoded.spans
@@ -653,25 +730,29 @@ class _Sharing:
     def __init__(self, cache: dict[Any, Any]) -> None:
         self.cache = cache  # the issue store's own: events stored after the load share with these
 
-    def pairs(self, pairs: Any, whole: bool) -> Any:
+    def pairs(self, pairs: Any) -> Any:
+        """A tuple of pairs: the one already seen (its pairs are shared), else it with its pairs."""
         cache = self.cache
-        if not isinstance(pairs, tuple):
+        if type(pairs) is not tuple:
             return pairs
+        found = cache.get(pairs)
+        if found is not None:
+            return found
         interned = tuple([cache.setdefault(pair, pair) if type(pair) is tuple else pair for pair in pairs])
-        return cache.setdefault(interned, interned) if whole else interned
+        return cache.setdefault(interned, interned)
 
     def event(self, event: Event) -> None:
-        cache, pairs = self.cache, self.pairs
-        if isinstance(event.type, str):
-            event.type = sys.intern(event.type)
-        if isinstance(event.environment, str):
-            event.environment = sys.intern(event.environment)
+        cache, pairs, intern = self.cache, self.pairs, sys.intern
+        if type(event.type) is str:
+            event.type = intern(event.type)
+        if type(event.environment) is str:
+            event.environment = intern(event.environment)
         if event.tags:
-            event.tags = pairs(event.tags, True)
+            event.tags = pairs(event.tags)
         if event.fields:
-            event.fields = pairs(event.fields, True)
+            event.fields = pairs(event.fields)
         if event.stack_fields:
-            event.stack_fields = pairs(event.stack_fields, True)
+            event.stack_fields = pairs(event.stack_fields)
         if event.hashes and type(event.hashes) is tuple:
             event.hashes = cache.setdefault(event.hashes, event.hashes)
         texts = event.texts
@@ -690,16 +771,23 @@ class _Sharing:
         if type(issue.fields) is set:
             issue.fields = {cache.setdefault(pair, pair) for pair in issue.fields}
 
+    def item(self, record: ItemRecord, envelope: EnvelopeRecord | None) -> None:
+        if type(record.type) is str:
+            record.type = sys.intern(record.type)
+        if envelope is not None and record.received == envelope.received:
+            record.received = envelope.received
+
     def envelope(self, record: EnvelopeRecord) -> None:
+        intern = sys.intern
         for name in _REPEATED_STRINGS:
-            value = getattr(record, name)
-            if type(value) is str:
-                setattr(record, name, sys.intern(value))
+            if type(value := getattr(record, name)) is str:
+                setattr(record, name, intern(value))
 
 
 def load(store: Store, rows: Rows) -> Decoded:
-    """Decode then apply; nothing of the store changes when the rows are bad."""
-    decoded = decode(store, rows)
-    apply(store, decoded)
+    """Decode then apply, at start-up; nothing of the store changes when the rows are bad."""
+    with no_collection():
+        decoded = _decode(store, rows)
+        _apply(store, decoded)
     return decoded
 
