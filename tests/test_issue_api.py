@@ -4,6 +4,7 @@ search, sorting, the organization list, and Sentry's answers to bad input."""
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import quote
 
 import pytest_twisted
@@ -374,3 +375,17 @@ async def test_stored_payload_round_trips_exactly(sentry):
     stored = sentry.store.events_by_id["ab" * 16]
     stored.data["extra"]["big"] = 0
     assert stored.data["extra"]["big"] == 1180591620717411303424
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_transactions_detail_shows_its_tags(sentry):
+    """Transactions open no issue and keep no tag index; their detail shows the tags Sentry derives."""
+    event_id = await send(sentry, {
+        "type": "transaction", "transaction": "/checkout", "start_timestamp": time.time() - 1,
+        "timestamp": time.time(), "environment": "staging", "release": "shop@2.0", "tags": {"region": "eu"},
+        "contexts": {"trace": {"trace_id": "c" * 32, "span_id": "d" * 16, "op": "http.server"}}, "spans": []})
+    body = await api(sentry, "GET", f"/api/0/projects/parlel/hello-world/events/{event_id}/")
+    tags = {t["key"]: t["value"] for t in body["tags"]}
+    assert tags["transaction"] == "/checkout" and tags["environment"] == "staging"
+    assert tags["release"] == "shop@2.0" and tags["region"] == "eu"
+    assert tags["level"] == "info"

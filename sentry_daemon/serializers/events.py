@@ -15,7 +15,7 @@ from sentry_daemon.event_data import ERROR_EVENT_TYPES, exceptions, interface_va
 from sentry_daemon.grouping.stacks import stack_of
 from sentry_daemon.grouping.titles import describe
 from sentry_daemon.grouping.variants import GROUPING_CONFIG
-from sentry_daemon.store.event_tags import display_key, user_tag_query
+from sentry_daemon.store.event_tags import display_key, event_tags, user_tag_query
 from sentry_daemon.store.records import Event
 from sentry_daemon.timestamps import isoformat
 
@@ -155,10 +155,12 @@ def entries(data: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def tags(event: Event, sort_by_display_key: bool = True) -> list[dict[str, Any]]:
-    """``[{key, value}]``; the user tag also says how to search for it (``query``)."""
+def tags(event: Event, data: dict[str, Any], sort_by_display_key: bool = True) -> list[dict[str, Any]]:
+    """``[{key, value}]``; the user tag also says how to search for it (``query``). Events that
+    open no issue (transactions, feedback) keep no tag index, so theirs are derived from ``data``
+    as Sentry derives every event's."""
     rows = []
-    for key, value in event.tags:
+    for key, value in event.tags or event_tags(data):
         row: dict[str, Any] = {"key": display_key(key), "value": value}
         if key == "sentry:user" and (query := user_tag_query(value)) is not None:
             row["query"] = query
@@ -232,7 +234,7 @@ def full(event: Event) -> dict[str, Any]:
         "packages": data.get("modules") if isinstance(data.get("modules"), dict) else {},
         "type": event.type if event.type in SHOWN_TYPES else "default",
         "metadata": description.metadata if event.type != "transaction" else {"title": data.get("transaction")},
-        "tags": tags(event),
+        "tags": tags(event, data),
         "platform": data.get("platform") or "other",
         "dateReceived": isoformat(data.get("received") or event.received),
         "errors": _errors(data),
@@ -273,7 +275,7 @@ def simple(event: Event) -> dict[str, Any]:
         "location": description.location,
         "culprit": description.culprit,
         "user": _user(data, minimal=True),
-        "tags": tags(event, sort_by_display_key=False),
+        "tags": tags(event, data, sort_by_display_key=False),
         "platform": data.get("platform"),
         "dateCreated": isoformat(event.time),
         "crashFile": None,
