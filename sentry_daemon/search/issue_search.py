@@ -96,21 +96,24 @@ class Matched:
     """What the matching events of an issue add up to (Sentry's ``filtered`` counts)."""
 
     count: int = 0
-    users: set[str] = field(default_factory=set)
     first_seen: float | None = None
     last_seen: float | None = None
+    # the matching events' tag tuples: users are counted only when asked (a list shows one page
+    # of the issues it matches, so most matches never are)
+    tag_sets: list[tuple[tuple[str, str], ...]] = field(default_factory=list)
 
     @property
     def user_count(self) -> int:
-        return len(self.users)
+        return len({value for tags in self.tag_sets for key, value in tags if key == "sentry:user"})
 
     def add(self, event: Event) -> None:
         self.count += 1
-        self.first_seen = event.time if self.first_seen is None else min(self.first_seen, event.time)
-        self.last_seen = event.time if self.last_seen is None else max(self.last_seen, event.time)
-        for key, value in event.tags:
-            if key == "sentry:user":
-                self.users.add(value)
+        time = event.time
+        if self.first_seen is None or time < self.first_seen:
+            self.first_seen = time
+        if self.last_seen is None or time > self.last_seen:
+            self.last_seen = time
+        self.tag_sets.append(event.tags)
 
 
 # What a list reads of a matching issue's events: ``Matched``, or the ``Issue`` itself (its
@@ -407,7 +410,7 @@ def match_issue(issue: Issue, query: IssueQuery, start: float | None, end: float
                 continue
             if environments is not None and event.environment not in environments:
                 continue
-            if all(check(event) for check in checks):
+            if not checks or all(check(event) for check in checks):
                 matched.add(event)
         if matched.count == 0:
             return None

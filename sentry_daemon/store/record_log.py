@@ -1,10 +1,10 @@
 """The store's one way out: every record it commits, numbered, offered to whoever listens.
 
-The store appends each accepted record right after committing it; subscribers (waiters, and the
-stream, metrics and persistence to come) are called with ``(seq, kind, record)`` in that order and
+The store appends each accepted record right after committing it; subscribers (waiters, the
+stream and persistence's write-behind) are called with ``(seq, kind, record)`` in that order and
 never from ingest or the routes. ``seq`` only grows, across resets too, so a reader can tell what
 it has seen. The last ``size`` entries are kept for readers that join late; older ones are
-forgotten (persistence, when it comes, subscribes rather than reads back).
+forgotten (persistence subscribes rather than reads back; the stream resumes from them).
 
 Kinds and their records (the record is the store's own object, not a copy):
 
