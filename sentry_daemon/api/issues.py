@@ -21,7 +21,7 @@ from sentry_daemon.search.issue_search import (
     IssueQuery,
     compile_query,
     looks_like_event_id,
-    match_issue,
+    match_issues,
     search_error,
 )
 from sentry_daemon.serializers import issues as issue_serializers
@@ -125,8 +125,7 @@ def _search(api: ApiContext, request: Request, org: Organization, projects: list
         if query.statuses != {"unresolved"}:
             raise ApiError(400, "Inbox search only works for 'unresolved' status")
     start, end = window.start, window.end
-    rows = [(issue, matched) for issue in api.store.issues.of_projects({p.id for p in projects})
-            if (matched := match_issue(issue, query, start, end, environments)) is not None]
+    rows = match_issues(api.store.issues.of_projects({p.id for p in projects}), query, start, end, environments)
     rows.sort(key=_sort_key(sort, query, api.store.now()), reverse=True)
     return rows
 

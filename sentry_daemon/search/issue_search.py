@@ -18,6 +18,7 @@ the store next to it (``Issue.values``, ``Event.tags``/``Event.fields``): no pay
 from __future__ import annotations
 
 import re
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
@@ -419,6 +420,32 @@ def match_issue(issue: Issue, query: IssueQuery, start: float | None, end: float
         if actual is None or not _COMPARE[operator](actual, bound):
             return None
     return matched
+
+
+def match_issues(issues: Iterable[Issue], query: IssueQuery, start: float | None, end: float | None,
+                 environments: set[str] | None) -> list[tuple[Issue, Counts]]:
+    """``(issue, counts)`` of each issue ``match_issue`` matches, in order. A list asks this of every
+    issue it may show; for the commonest queries (only issue-level conditions, such as the default
+    ``is:unresolved``) each issue is decided here without a call per issue."""
+    if query.required or query.event_checks or query.aggregates or environments is not None \
+            or query.start is not None or query.end is not None:
+        return [(issue, matched) for issue in issues
+                if (matched := match_issue(issue, query, start, end, environments)) is not None]
+    checks = query.issue_checks
+    low = -math.inf if start is None else start
+    high = math.inf if end is None else end
+    found: list[tuple[Issue, Counts]] = []
+    append = found.append
+    for issue in issues:
+        for check in checks:
+            if not check(issue):
+                break
+        else:
+            if low <= issue.first_seen and issue.last_seen < high:
+                append((issue, issue))
+            elif (matched := match_issue(issue, query, start, end, None)) is not None:
+                append((issue, matched))
+    return found
 
 
 def event_matches(event: Event, query: IssueQuery) -> bool:
