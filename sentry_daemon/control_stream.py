@@ -24,7 +24,7 @@ line, as the SSE spec and ``EventSource`` read them):
 
       {"kind": "error", "id": "<the record's id or null>", "project": 1,
        "time": "2026-12-02T04:50:00.000000Z", "title": "ValueError: boom", "level": "error",
-       "url": "/__parlel/events?project=1&query=id%3A<event_id>"}
+       "url": "/__parlel/events?project=1&event_id=<event_id>"}
 
   ``id``: the event id (error, default, transaction, feedback), ``span_id``, the check-in's id,
   the attachment's id, a session update's ``sid``; null for log entries, session aggregates
@@ -38,7 +38,7 @@ line, as the SSE spec and ``EventSource`` read them):
   ``"session aggregates"``, an attachment's file name, ``"client report: <n> discarded"``).
   ``level``: an event's or a log entry's level, null for the rest. ``url``: the control-API path
   (relative to the daemon's root) that returns the whole record, as precise as the control API
-  allows: ``/__parlel/events?project=P&query=id%3A<event_id>`` for events,
+  allows: ``/__parlel/events?project=P&event_id=<event_id>`` for events,
   ``/__parlel/attachments/<id>`` (the bytes), ``/__parlel/check_ins?project=P&monitor=<slug>``,
   the transaction's URL for a transaction's spans, otherwise ``/__parlel/items?project=P&type=
   <span|log|session|sessions|client_report>`` (the items that carry them).
@@ -89,9 +89,9 @@ from sentry_daemon.control_auth import Scope, require_org
 from sentry_daemon.control_lists import whole_number
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.store.records import Attachment, CheckIn, Event, Organization, Project
-from sentry_daemon.store.record_log import DEFAULT_SIZE as BACKLOG_SIZE
+from sentry_daemon.store.record_log import DEFAULT_SIZE as BACKLOG_SIZE  # noqa: F401  (the backlog: its size)
 from sentry_daemon.store.store import Store
-from sentry_daemon.timestamps import isoformat, parse_timestamp
+from sentry_daemon.timestamps import isoformat, usable_timestamp
 
 KINDS = ("error", "default", "transaction", "span", "log", "check_in", "session", "attachment",
          "client_report", "feedback")
@@ -100,7 +100,7 @@ DEFAULT_HEARTBEAT = 15.0
 DEFAULT_MAX_BUFFER = 1 << 20  # bytes a paused client may have waiting in the daemon
 FLUSH_AT = 1 << 16  # bytes queued for a client that are written at once
 FLUSH_DELAY = 0.01  # seconds a frame may wait to share its write (and its syscall) with others
-EVENT_KINDS = {"error": "error", "default": "default", "transaction": "transaction", "feedback": "feedback"}
+EVENT_KINDS = frozenset({"error", "default", "transaction", "feedback"})
 # the record log's kinds that are streamed, and what they become
 STREAMED = frozenset({"event", "span", "log", "check_in", "session", "attachment", "client_report"})
 HEARTBEAT = b": heartbeat\n\n"
@@ -110,12 +110,12 @@ _log = Logger()
 
 # --- a record, summarized ------------------------------------------------------------------
 
-# (stream kind, project id, the data's id, time (Unix seconds until framed), title, level and url)
+# (stream kind, project id, and the data: its id, time (Unix seconds until framed), title, level and url)
 Summary = tuple[str, int, dict[str, Any]]
 
 
 def _seconds(value: Any, default: float) -> float:
-    found = parse_timestamp(value)
+    found = usable_timestamp(value)
     return default if found is None else found
 
 
@@ -124,7 +124,7 @@ def _text(value: Any) -> str | None:
 
 
 def _event(event: Event) -> Summary:
-    kind = EVENT_KINDS.get(event.type, "default")
+    kind = event.type if event.type in EVENT_KINDS else "default"
     pid = event.project.id
     title = level = None
     if kind in ("error", "default"):
@@ -140,7 +140,7 @@ def _event(event: Event) -> Summary:
             title = title or _text(feedback.get("message"))
         title = title or _text(data.get("message")) or _text(data.get("title"))
         level = level or _text(data.get("level"))
-    url = f"/__parlel/events?project={pid}&query=id%3A{event.event_id}"
+    url = f"/__parlel/events?project={pid}&event_id={event.event_id}"
     return kind, pid, {"id": event.event_id, "time": event.time, "title": title or "", "level": level, "url": url}
 
 
@@ -231,17 +231,6 @@ class Framer:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._parent: tuple[int, str] | None = None  # (seq of the transaction or its last span, its url)
-        self._second: tuple[int, str] = (-1, "")  # the last whole second formatted, and how
-
-    def _iso(self, stamp: float) -> str:
-        """``timestamps.isoformat``, its date and time formatted once a second (records come in bursts)."""
-        whole = int(stamp // 1)
-        micros = round((stamp - whole) * 1e6)
-        if micros > 999_999:  # rounds up into the next second
-            return isoformat(stamp) or ""
-        if whole != self._second[0]:
-            self._second = (whole, isoformat(whole)[:19])
-        return f"{self._second[1]}.{micros:06d}Z"
 
     def frame(self, seq: int, kind: str, record: Any) -> tuple[str, Project | None, bytes]:
         store = self._store
@@ -252,7 +241,7 @@ class Framer:
         elif stream_kind == "span" and parent is not None and parent[0] == seq - 1:
             body["url"] = parent[1]
             self._parent = (seq, parent[1])
-        body["time"] = self._iso(body["time"])
+        body["time"] = isoformat(body["time"])
         data = json.dumps({"kind": stream_kind, "id": body["id"], "project": pid, "time": body["time"],
                            "title": body["title"], "level": body["level"], "url": body["url"]},
                           separators=(",", ":"))
@@ -375,10 +364,7 @@ def _last_event_id(request: Request, args: dict[str, list[str]]) -> int | None:
     value = (args.get("last_event_id") or [None])[0]
     if value in (None, "") and header:
         value = header.decode("utf-8", "replace").strip()
-    seq = whole_number(value, "last_event_id")
-    if seq is not None and seq < 0:
-        raise ApiError(400, f"invalid last_event_id: {value!r} is not a whole number")
-    return seq
+    return whole_number(value, "last_event_id")  # digits only: never negative
 
 
 def _org(store: Store, args: dict[str, list[str]], scope: Scope, request: Request) -> tuple[Organization | None, bool]:
@@ -482,7 +468,7 @@ class Streams:
         frames = []
         if last + 1 < oldest:
             frames.append(b": records %d to %d are gone (the backlog keeps the last %d records)\n\n"
-                          % (last + 1, oldest - 1, recent.maxlen or BACKLOG_SIZE))
+                          % (last + 1, oldest - 1, recent.maxlen))
         framer = Framer(self._store)
         for seq, kind, record in recent:
             if seq > last and kind in STREAMED:
@@ -495,7 +481,7 @@ class Streams:
         if kind not in STREAMED:
             return
         wanted = self._wanted
-        stream_kind = EVENT_KINDS.get(record.type, "default") if kind == "event" else kind
+        stream_kind = (record.type if record.type in EVENT_KINDS else "default") if kind == "event" else kind
         if stream_kind not in wanted and not (stream_kind == "transaction" and "span" in wanted):
             return  # nobody wants it (a transaction is framed for its spans' url)
         stream_kind, project, frame = self._framer.frame(seq, kind, record)

@@ -36,6 +36,7 @@ from sentry_daemon.ingest.routes import IngestRoutes
 from sentry_daemon.metrics import PATH as METRICS_PATH, Metrics
 from sentry_daemon.serializers.dsn import dsn_url
 from sentry_daemon.store.persistence import Persistence, Snapshots, load_file
+from sentry_daemon.store.snapshot import no_collection
 from sentry_daemon.store.records import Seed
 from sentry_daemon.store.retention import DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, RetentionPolicy
 from sentry_daemon.store.store import Store
@@ -44,6 +45,7 @@ from sentry_daemon.transform import routes as transform_routes
 from sentry_daemon.ui_routes import PREFIX as UI_PREFIX, PageResource
 
 DEFAULT_PORT = 4773
+_READS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 FREEZE_EVERY = 1000
 DEFAULT_TOKEN = "sntrys_parlel"
 
@@ -122,7 +124,9 @@ class SentryService(MultiService):
         self.clock = DomainClock.given(clock) if clock is not None else DomainClock.for_option(config.clock, reactor)
         self.store = Store(config.seed, now=self.clock.seconds, journal_size=config.journal_size,
                            retention=RetentionPolicy(config.max_events, config.max_bytes, config.retention_days))
-        self.requests_finished = 0  # tells persistence that a request may have changed the state
+        # requests that may have changed the state (not GET, HEAD or OPTIONS): persistence re-encodes
+        # what the record log does not carry only after one of them
+        self.requests_finished = 0
         self.persistence = (Persistence(self.store, config.data_dir, reactor, lambda: self.requests_finished,
                                         self.clock) if config.data_dir else None)
         with self._settling_load():
@@ -250,7 +254,8 @@ class SentryService(MultiService):
 
     def request_finished(self, request: Request) -> None:
         self._in_flight.discard(request)
-        self.requests_finished += 1
+        if request.method not in _READS:
+            self.requests_finished += 1
         self._check_drained()
         if self.standalone:
             self._since_freeze += 1
@@ -276,14 +281,9 @@ class SentryService(MultiService):
         if not self.standalone:
             yield
             return
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with no_collection():
             yield
             gc.freeze()
-        finally:
-            if enabled:
-                gc.enable()
 
     def reset(self) -> None:
         """Back to the seeded state (the control API's ``/__parlel/reset``)."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 from typing import Any
+
+# The dates a datetime can hold (years 1 to 9999): outside them nothing can be written back.
+MIN_STAMP = -62135596800.0
+MAX_STAMP = 253402300799.0
 
 
 def parse_timestamp(value: Any) -> float | None:
@@ -37,6 +42,17 @@ def _parse_date(text: str) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
+
+
+def usable_timestamp(value: Any) -> float | None:
+    """``parse_timestamp``, but None for what no date can be (NaN, infinities, past year 9999)."""
+    try:
+        stamp = parse_timestamp(value)
+    except (OverflowError, ValueError):
+        return None
+    if stamp is None or not math.isfinite(stamp) or not MIN_STAMP <= stamp <= MAX_STAMP:
+        return None
+    return stamp
 
 
 def isoformat(stamp: float | None) -> str | None:

@@ -172,3 +172,35 @@ def test_snapshot_and_restore_need_an_admin_token(taken: tuple[Path, dict[str, A
         call(guarded.url, "GET", "/__parlel/snapshot", headers=admin)
         call(guarded.url, "POST", "/__parlel/restore", data=path.read_bytes(), headers=admin)
         stop(guarded)
+
+
+def _stored(message: str) -> Any:
+    from sentry_daemon.ingest.normalize import normalize_event
+    from sentry_daemon.store.store import Store
+
+    store = Store()
+    data = normalize_event({"message": message, "level": "error"}, received=store.now(), event_id=None,
+                           client_ip="127.0.0.1", sdk_client=None, item_type="event", in_place=True)
+    store.add_event(store.projects[1], data)
+    return store
+
+
+def test_a_state_of_wrong_types_is_refused_before_anything_is_replaced() -> None:
+    """Values of the wrong types, which the restricted unpickler lets through (they are plain data),
+    are a ``SnapshotError`` (a 400 at ``/__parlel/restore``), and the store keeps what it had."""
+    source = _stored("from the snapshot")
+    (issue,) = source.issues.by_id.values()
+    (event,) = source._events.values()
+    crafted_rows = []
+    for holder, name, wrong in ((issue, "hashes", 5), (event, "seq", [1])):  # apply's and decode's reads
+        right = getattr(holder, name)
+        setattr(holder, name, wrong)
+        try:
+            crafted_rows.append(snapshot.whole_state(source))
+        finally:
+            setattr(holder, name, right)
+    target = _stored("kept")
+    for rows in crafted_rows:
+        with pytest.raises(snapshot.SnapshotError):
+            snapshot.load(target, rows)
+        assert [e.data["logentry"]["formatted"] for e in target._events.values()] == ["kept"]

@@ -38,7 +38,7 @@ from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sentry_daemon.timestamps import isoformat, parse_timestamp
+from sentry_daemon.timestamps import isoformat, usable_timestamp
 
 MAX_SECS_IN_FUTURE = 60
 MAX_SECS_IN_PAST = 30 * 24 * 3600
@@ -96,8 +96,6 @@ _PERCENT_RE = re.compile(
 _CURLY_RE = re.compile(r"\{(\w*)\}")
 _DIGITS_RE = re.compile(r"\d+")
 
-_MIN_STAMP = -62135596800.0
-_MAX_STAMP = 253402300799.0
 _MISSING = object()
 _JUST_STR = frozenset((str,))
 _JUST_DICT = frozenset((dict,))
@@ -162,11 +160,8 @@ def _timestamp(value: Any) -> float | None:
     Dates (strings with a ``:``) need no rounding: an aware ``datetime``'s ``timestamp()`` is a
     whole number of microseconds divided by 10**6, which ``round(_, 6)`` leaves unchanged.
     """
-    try:
-        stamp = parse_timestamp(value)
-    except (OverflowError, ValueError):
-        return None
-    if stamp is None or not math.isfinite(stamp) or not _MIN_STAMP <= stamp <= _MAX_STAMP:
+    stamp = usable_timestamp(value)
+    if stamp is None:
         return None
     return stamp if type(value) is str and ":" in value else round(stamp, 6)
 

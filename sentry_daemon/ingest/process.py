@@ -7,12 +7,10 @@ still answered 200. Nothing a client sent is thrown away: the raw envelope is al
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 
 from sentry_daemon.ingest.envelope import (
     ContainerError,
@@ -63,11 +61,7 @@ def _json_payload(item: Item) -> tuple[Any, str | None]:
     if not item.payload.strip():
         return None, "empty payload"
     try:
-        return orjson.loads(item.payload), None
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(item.payload), None
+        return payloads.parse_item(item.payload), None
     except RecursionError:
         return None, "invalid JSON: recursion limit exceeded"
     except (UnicodeDecodeError, ValueError) as exc:

@@ -25,6 +25,7 @@ def captured_event(e: Event) -> dict[str, Any]:
 
 
 def captured_envelope(e: EnvelopeRecord) -> dict[str, Any]:
+    headers, item_headers = e.header_objects()
     return {
         "id": e.id,
         "project": e.project.id,
@@ -36,8 +37,8 @@ def captured_envelope(e: EnvelopeRecord) -> dict[str, Any]:
         "content_type": e.content_type,
         "content_encoding": e.content_encoding,
         "size": len(e.raw),
-        "headers": e.headers,
-        "items": e.item_headers,
+        "headers": headers,
+        "items": item_headers,
         "batch": e.batch,
     }
 

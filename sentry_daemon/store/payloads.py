@@ -43,16 +43,11 @@ def pack(data: Any) -> bytes:
         return b" " + json.dumps(data, separators=(",", ":"), default=str).encode("ascii")
 
 
-def unpack(payload: bytes) -> dict[str, Any]:
+def unpack(payload: bytes) -> Any:
     """A fresh copy of the stored payload: changing it changes nothing stored."""
     if payload[:1] == b" ":
         return json.loads(payload)
     return orjson.loads(payload)
-
-
-def unpack_list(payload: bytes) -> list[Any]:
-    """``unpack`` for a packed list (``pack`` takes any JSON value)."""
-    return unpack(payload)  # type: ignore[return-value]
 
 
 def envelope_headers(raw: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -346,10 +346,12 @@ def _temporary_path() -> str:
 
 
 def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
+    """A temporary database, with the WAL and shared-memory files SQLite may have made beside it."""
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            os.remove(name)
+        except OSError:
+            pass
 
 
 def _read_and_remove(path: str) -> bytes:

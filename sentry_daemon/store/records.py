@@ -434,19 +434,21 @@ class EnvelopeRecord:
     raw: bytes
     batch: str | None = None  # the Open Sentry batch it was made from (``ingest.open_sentry``)
 
+    def header_objects(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The envelope's header object and each item's, in order, as sent (fresh copies), from
+        one parse."""
+        if not self.packed_headers:
+            return payloads.envelope_headers(self.raw)
+        headers, item_headers = payloads.unpack(self.packed_headers)
+        return headers, item_headers
+
     @property
     def headers(self) -> dict[str, Any]:
-        """The envelope's header object as sent (a fresh copy)."""
-        if not self.packed_headers:
-            return payloads.envelope_headers(self.raw)[0]
-        return payloads.unpack_list(self.packed_headers)[0]
+        return self.header_objects()[0]
 
     @property
     def item_headers(self) -> list[dict[str, Any]]:
-        """Each item's header object as sent, in order (a fresh copy)."""
-        if not self.packed_headers:
-            return payloads.envelope_headers(self.raw)[1]
-        return payloads.unpack_list(self.packed_headers)[1]
+        return self.header_objects()[1]
 
 
 @dataclass(slots=True)

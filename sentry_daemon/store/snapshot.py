@@ -517,7 +517,39 @@ def no_collection() -> Iterator[None]:
 def decode(store: Store, rows: Rows) -> Decoded:
     """Unpickle and check a state for ``store``, touching nothing of it; ``SnapshotError`` if bad."""
     with no_collection():
-        return _decode(store, rows)
+        return _checked_decode(store, rows)
+
+
+def _checked_decode(store: Store, rows: Rows) -> Decoded:
+    """``_decode``, and what ``_apply`` reads of it checked: a crafted file that decodes to values
+    of the wrong types is refused here, before the store is reset, never half applied."""
+    try:
+        decoded = _decode(store, rows)
+        _check_applicable(decoded)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
+        raise SnapshotError(f"the state is malformed ({type(exc).__name__})") from None
+    return decoded
+
+
+def _check_applicable(decoded: Decoded) -> None:
+    def check(ok: bool, what: str) -> None:
+        if not ok:
+            raise SnapshotError(f"the state holds a malformed {what}")
+
+    for issue in decoded.issues:
+        check(type(issue.id) is int and type(issue.short_id) is int and isinstance(issue.project, Project)
+              and isinstance(issue.hashes, list) and all(type(h) is str for h in issue.hashes), "issue")
+    check(isinstance(decoded.short_id_redirects, list), "short id redirect")
+    for redirect in decoded.short_id_redirects:
+        check(isinstance(redirect, tuple) and len(redirect) == 2 and type(redirect[1]) is int
+              and isinstance(redirect[0], tuple) and all(type(n) is int for n in redirect[0]), "short id redirect")
+    for kind, record in decoded.captured:
+        check(type(record.id) in (int, str) and isinstance(record.project, Project), kind)
+        check(kind != "envelope" or type(record.raw) is bytes, kind)
+        check(kind != "attachment" or type(record.data) is bytes, kind)
+    for event in decoded.events:
+        check(type(event.seq) is int and type(event.event_id) is str and isinstance(event.project, Project)
+              and type(event.payload) is bytes, "event")
 
 
 def _decode(store: Store, rows: Rows) -> Decoded:
@@ -787,7 +819,7 @@ class _Sharing:
 def load(store: Store, rows: Rows) -> Decoded:
     """Decode then apply, at start-up; nothing of the store changes when the rows are bad."""
     with no_collection():
-        decoded = _decode(store, rows)
+        decoded = _checked_decode(store, rows)
         _apply(store, decoded)
     return decoded
 
