@@ -8,7 +8,7 @@ for it (``control_wait``), to reset state between tests, and to give each test i
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.web.server import Request
@@ -55,7 +55,7 @@ class ControlledService(Protocol):
 
     def reset(self) -> None: ...
 
-    def restore(self, data: bytes) -> Deferred: ...
+    def restore(self, data: bytes | IO[bytes]) -> Deferred: ...
 
 
 def _klein_endpoints(app: Klein) -> list[str]:
@@ -220,7 +220,7 @@ class ControlRoutes:
             failure.trap(SnapshotError)
             raise ApiError(400, f"not a snapshot: {failure.value}")
 
-        d = self.service.restore(request.content.read())
+        d = self.service.restore(request.content)
         d.addCallbacks(lambda _: json_response(request, 200, {"status": "restored"}), refused)
         return d
 

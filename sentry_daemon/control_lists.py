@@ -183,21 +183,28 @@ def whole_number(value: str | None, name: str) -> int | None:
 
 def _named_org(store: Store, selection: Selection) -> Organization | None:
     """The organization ``org`` and ``tenant`` name (404 for one that does not exist)."""
+    found, conflict = named_org(store, selection.one("org"), selection.one("tenant"))
+    if conflict:
+        selection.nothing = True
+    return found
+
+
+def named_org(store: Store, slug: str | None, tenant_id: str | None) -> tuple[Organization | None, bool]:
+    """The organization an ``org`` slug and a ``tenant`` id name (404 for one that does not exist;
+    the tenant's wins), and whether the two name different ones (then nothing matches)."""
     found = None
-    slug = selection.one("org")
     if slug:
         found = store.organization(slug)
         if found is None:
             raise ApiError(404, f"unknown organization {slug!r}")
-    tenant_id = selection.one("tenant")
+    conflict = False
     if tenant_id:
         tenant = store.tenants.get(tenant_id)
         if tenant is None:
             raise ApiError(404, f"unknown tenant {tenant_id!r}")
-        if found is not None and found is not tenant.organization:
-            selection.nothing = True
+        conflict = found is not None and found is not tenant.organization
         found = tenant.organization
-    return found
+    return found, conflict
 
 
 # --- the filters ------------------------------------------------------------------------------

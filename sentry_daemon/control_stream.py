@@ -86,7 +86,7 @@ from twisted.web.server import Request
 from zope.interface import implementer
 
 from sentry_daemon.control_auth import Scope, require_org
-from sentry_daemon.control_lists import whole_number
+from sentry_daemon.control_lists import named_org, whole_number
 from sentry_daemon.http.errors import ApiError
 from sentry_daemon.store.records import Attachment, CheckIn, Event, Organization, Project
 from sentry_daemon.store.record_log import DEFAULT_SIZE as BACKLOG_SIZE  # noqa: F401  (the backlog: its size)
@@ -370,20 +370,7 @@ def _last_event_id(request: Request, args: dict[str, list[str]]) -> int | None:
 def _org(store: Store, args: dict[str, list[str]], scope: Scope, request: Request) -> tuple[Organization | None, bool]:
     """The organization ``org``, ``tenant`` and the caller's scope bound the stream to, as the
     control lists read them; and whether they name different organizations (nothing matches)."""
-    found = None
-    slug = (args.get("org") or [None])[0]
-    if slug:
-        found = store.organization(slug)
-        if found is None:
-            raise ApiError(404, f"unknown organization {slug!r}")
-    nothing = False
-    tenant_id = (args.get("tenant") or [None])[0]
-    if tenant_id:
-        tenant = store.tenants.get(tenant_id)
-        if tenant is None:
-            raise ApiError(404, f"unknown tenant {tenant_id!r}")
-        nothing = found is not None and found is not tenant.organization
-        found = tenant.organization
+    found, nothing = named_org(store, (args.get("org") or [None])[0], (args.get("tenant") or [None])[0])
     if found is not None:
         require_org(request, found)
     elif isinstance(scope, Organization):

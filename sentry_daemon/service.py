@@ -11,7 +11,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from twisted.application import strports
 from twisted.application.service import MultiService
@@ -291,8 +291,9 @@ class SentryService(MultiService):
         if self.standalone:
             gc.unfreeze()
 
-    def restore(self, data: bytes) -> Deferred:
-        """Replace the state with a snapshot file's (the control API's ``/__parlel/restore``)."""
+    def restore(self, data: bytes | IO[bytes]) -> Deferred:
+        """Replace the state with a snapshot file's, given as bytes or a request body (the control
+        API's ``/__parlel/restore``)."""
         d = self.snapshots.restore(data)
         if self.standalone:
             d.addCallback(lambda _: gc.unfreeze())

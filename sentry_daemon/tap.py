@@ -214,7 +214,7 @@ class Options(usage.Options):
             raise usage.UsageError(f"--log-format {self['log-format']!r}: choose {' or '.join(LOG_FORMATS)}")
 
     def _check_persistence_options(self) -> None:
-        from sentry_daemon.store.snapshot import SnapshotError, read_file
+        from sentry_daemon.store.snapshot import SnapshotError, check_file
 
         directory = self["data-dir"]
         if directory is not None:
@@ -226,7 +226,7 @@ class Options(usage.Options):
             if not os.path.isfile(path):
                 raise usage.UsageError(f"--load {path}: no such file")
             try:
-                read_file(path)
+                check_file(path)
             except SnapshotError as exc:
                 raise usage.UsageError(f"--load {path}: {exc}") from None
             self["load"] = os.path.abspath(path)

@@ -18,12 +18,13 @@ dropped when the state is next loaded.
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import LoopingCall
@@ -57,8 +58,7 @@ class Flush:
     issue_deletes: list[int] = field(default_factory=list)
 
     def write(self, db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with snapshot.transaction(db):
             if self.wipe:
                 db.execute("DELETE FROM records")
                 db.execute("DELETE FROM issues")
@@ -68,10 +68,6 @@ class Flush:
             db.executemany("DELETE FROM records WHERE kind = ? AND key = ?", self.deletes)
             db.executemany("INSERT OR REPLACE INTO issues (id, body) VALUES (?, ?)", self.issues)
             db.executemany("DELETE FROM issues WHERE id = ?", ((i,) for i in self.issue_deletes))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
 
 class Persistence:
@@ -120,7 +116,7 @@ class Persistence:
                 self.clock.set(rows.clock)
             except ClockError:  # out of the clock's range: it starts at now, as without a data dir
                 self.log.warning("the stored clock time {when} is out of range", when=rows.clock)
-        decoded = snapshot.load(self.store, rows)
+        decoded = snapshot.load(self.store, rows, own=True)
         self._state = rows.state
         self._issue_ids = {issue_id for issue_id, _ in rows.issues}
         self._next_row = (self.db.execute("SELECT max(seq) FROM records").fetchone()[0] or 0) + 1
@@ -320,10 +316,14 @@ class Snapshots:
         d.addErrback(lambda failure: (_remove(path), failure)[1])
         return d
 
-    def restore(self, data: bytes) -> Deferred:
-        """Fires once ``data`` (a snapshot file) is the state; fails with ``SnapshotError``, the
-        state untouched, when it is not one."""
-        d = deferToThread(_read_bytes, data)
+    def restore(self, data: bytes | IO[bytes]) -> Deferred:
+        """Fires once ``data`` (a snapshot file: its bytes, or a request body as Twisted keeps it)
+        is the state; fails with ``SnapshotError``, the state untouched, when it is not one.
+
+        A large body is a temporary file already: it is copied for SQLite on the worker thread
+        through a descriptor of its own (Twisted closes the body's if the client goes), never read
+        whole on the reactor."""
+        d = deferToThread(_read_upload, _upload_source(data))
         d.addCallback(self._replace)
         return d
 
@@ -362,12 +362,36 @@ def _read_and_remove(path: str) -> bytes:
         _remove(path)
 
 
-def _read_bytes(data: bytes) -> snapshot.Rows:
-    """The rows of a snapshot file given as bytes (worker thread: SQLite reads files)."""
+def _upload_source(data: bytes | IO[bytes]) -> bytes | int:
+    """What the worker thread reads a snapshot from: bytes, or a duplicate of a file's descriptor."""
+    if isinstance(data, bytes):
+        return data
+    try:
+        fileno = data.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):  # in memory (BytesIO): small
+        getvalue = getattr(data, "getvalue", None)
+        return getvalue() if getvalue is not None else data.read()
+    return os.dup(fileno)
+
+
+UPLOAD_CHUNK = 1 << 20
+
+
+def _read_upload(source: bytes | int) -> snapshot.Rows:
+    """The rows of a snapshot file given as bytes or a descriptor (worker thread: SQLite reads
+    files); the descriptor is read by position (the request's own shares its offset) and closed."""
     path = _temporary_path()
     try:
         with open(path, "wb") as f:
-            f.write(data)
+            if isinstance(source, bytes):
+                f.write(source)
+            else:
+                offset = 0
+                while chunk := os.pread(source, UPLOAD_CHUNK, offset):
+                    f.write(chunk)
+                    offset += len(chunk)
         return snapshot.read_file(path)
     finally:
+        if isinstance(source, int):
+            os.close(source)
         _remove(path)

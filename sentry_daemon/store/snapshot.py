@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from sentry_daemon.store import records as record_types
+from sentry_daemon.store.field_types import TypedFields
 from sentry_daemon.store.issues import _SHARED_TEXTS
 from sentry_daemon.store.records import (
     Attachment,
@@ -388,10 +389,21 @@ def connect(path: str) -> sqlite3.Connection:
     return db
 
 
-def write(db: sqlite3.Connection, rows: Rows) -> None:
-    """Replace everything ``db`` holds with ``rows``, in one transaction (worker thread)."""
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taken at once (``IMMEDIATE``), committed or else rolled back."""
     db.execute("BEGIN IMMEDIATE")
     try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def write(db: sqlite3.Connection, rows: Rows) -> None:
+    """Replace everything ``db`` holds with ``rows``, in one transaction (worker thread)."""
+    with transaction(db):
         db.execute("DELETE FROM records")
         db.execute("DELETE FROM issues")
         db.execute("DELETE FROM meta")
@@ -399,10 +411,6 @@ def write(db: sqlite3.Connection, rows: Rows) -> None:
         db.executemany("INSERT INTO records (seq, kind, key, body) VALUES (?, ?, ?, ?)",
                        ((n, kind, key, body) for n, (kind, key, body) in enumerate(rows.records, 1)))
         db.executemany("INSERT INTO issues (id, body) VALUES (?, ?)", rows.issues)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def _write_meta(db: sqlite3.Connection, state: bytes | None, record_seq: int, clock: float | None = None) -> None:
@@ -459,23 +467,42 @@ def read(db: sqlite3.Connection, lazily: bool = False) -> Rows | None:
         raise SnapshotError(f"not a readable state database ({exc})") from None
 
 
-def read_file(path: str) -> Rows:
-    """The rows of a snapshot file (worker thread); ``SnapshotError`` for anything else."""
+def _open_file(path: str) -> sqlite3.Connection:
+    """A snapshot file opened read-only, its pages checked; ``SnapshotError`` for anything else."""
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
     except sqlite3.Error as exc:
         raise SnapshotError(f"cannot open the state ({exc})") from None
     try:
-        try:
-            check = db.execute("PRAGMA quick_check").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise SnapshotError(f"not a state database ({exc})") from None
-        if check != ("ok",):
-            raise SnapshotError("the state database is damaged")
+        check = db.execute("PRAGMA quick_check").fetchone()
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise SnapshotError(f"not a state database ({exc})") from None
+    if check != ("ok",):
+        db.close()
+        raise SnapshotError("the state database is damaged")
+    return db
+
+
+def read_file(path: str) -> Rows:
+    """The rows of a snapshot file (worker thread); ``SnapshotError`` for anything else."""
+    db = _open_file(path)
+    try:
         rows = read(db)
         if rows is None:
             raise SnapshotError("the file holds no state")
         return rows
+    finally:
+        db.close()
+
+
+def check_file(path: str) -> None:
+    """``SnapshotError`` unless ``path`` is a readable snapshot of this format and version, found
+    without reading its records (``--load``'s option check: the start reads them once)."""
+    db = _open_file(path)
+    try:
+        if read(db, lazily=True) is None:
+            raise SnapshotError("the file holds no state")
     finally:
         db.close()
 
@@ -520,18 +547,20 @@ def decode(store: Store, rows: Rows) -> Decoded:
         return _checked_decode(store, rows)
 
 
-def _checked_decode(store: Store, rows: Rows) -> Decoded:
+def _checked_decode(store: Store, rows: Rows, own: bool = False) -> Decoded:
     """``_decode``, and what ``_apply`` reads of it checked: a crafted file that decodes to values
-    of the wrong types is refused here, before the store is reset, never half applied."""
+    of the wrong types is refused here, before the store is reset, never half applied. ``own``:
+    rows the daemon wrote itself (its data directory), whose record fields are not checked against
+    their annotations (``field_types``: a third of the decoding time)."""
     try:
         decoded = _decode(store, rows)
-        _check_applicable(decoded)
+        _check_applicable(decoded, check_fields=not own)
     except (TypeError, AttributeError, KeyError, ValueError, IndexError) as exc:
         raise SnapshotError(f"the state is malformed ({type(exc).__name__})") from None
     return decoded
 
 
-def _check_applicable(decoded: Decoded) -> None:
+def _check_applicable(decoded: Decoded, check_fields: bool = True) -> None:
     def check(ok: bool, what: str) -> None:
         if not ok:
             raise SnapshotError(f"the state holds a malformed {what}")
@@ -550,6 +579,17 @@ def _check_applicable(decoded: Decoded) -> None:
     for event in decoded.events:
         check(type(event.seq) is int and type(event.event_id) is str and isinstance(event.project, Project)
               and type(event.payload) is bytes, "event")
+    if not check_fields:
+        return
+    wrong = _TYPED.first_wrong(itertools.chain(
+        decoded.issues, decoded.events, (record for _, record in decoded.captured),
+        *(part.values() for part in decoded.top.values() if isinstance(part, dict)),
+        (value for value in decoded.top.values() if is_dataclass(value))))
+    if wrong:
+        raise SnapshotError(f"the state holds a malformed record ({wrong:.120})")
+
+
+_TYPED = TypedFields()
 
 
 def _decode(store: Store, rows: Rows) -> Decoded:
@@ -816,10 +856,11 @@ class _Sharing:
                 setattr(record, name, intern(value))
 
 
-def load(store: Store, rows: Rows) -> Decoded:
-    """Decode then apply, at start-up; nothing of the store changes when the rows are bad."""
+def load(store: Store, rows: Rows, own: bool = False) -> Decoded:
+    """Decode then apply, at start-up; nothing of the store changes when the rows are bad
+    (``own``: the daemon's data directory, see ``_checked_decode``)."""
     with no_collection():
-        decoded = _checked_decode(store, rows)
+        decoded = _checked_decode(store, rows, own)
         _apply(store, decoded)
     return decoded
 
