@@ -263,3 +263,7 @@ def test_a_large_restore_body_is_read_off_the_reactor_through_its_own_descriptor
     with pytest.raises(OSError):
         os.fstat(source)  # closed once read
     assert _read_upload(_upload_source(io.BytesIO(data))).records == rows.records
+    # a body with no descriptor to duplicate (as when the process is out of them) is read whole
+    unduplicable = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+    unduplicable.read(7)
+    assert _read_upload(_upload_source(unduplicable)).records == rows.records

@@ -202,7 +202,7 @@ class _Walk:
         return True
 
     def __call__(self, record: Any) -> str:
-        if not dataclasses.is_dataclass(record) or not self.first_time(record):
+        if isinstance(record, type) or not dataclasses.is_dataclass(record) or not self.first_time(record):
             return ""
         check = self._of(type(record))
         try:

@@ -363,15 +363,17 @@ def _read_and_remove(path: str) -> bytes:
 
 
 def _upload_source(data: bytes | IO[bytes]) -> bytes | int:
-    """What the worker thread reads a snapshot from: bytes, or a duplicate of a file's descriptor."""
+    """What the worker thread reads a snapshot from: bytes (a body Twisted keeps in memory is
+    small), or a duplicate of the body file's descriptor. Out of descriptors, the file is read here."""
     if isinstance(data, bytes):
         return data
+    if isinstance(data, io.BytesIO):
+        return data.getvalue()
     try:
-        fileno = data.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):  # in memory (BytesIO): small
-        getvalue = getattr(data, "getvalue", None)
-        return getvalue() if getvalue is not None else data.read()
-    return os.dup(fileno)
+        return os.dup(data.fileno())
+    except OSError:  # EMFILE: the daemon keeps serving (``http.site.ConnectionTracker``)
+        data.seek(0)
+        return data.read()
 
 
 UPLOAD_CHUNK = 1 << 20

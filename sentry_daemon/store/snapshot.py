@@ -439,20 +439,9 @@ def read(db: sqlite3.Connection, lazily: bool = False) -> Rows | None:
     """The rows ``db`` holds; None when it holds no state yet (an empty data directory).
     ``lazily``: the records are read while they are decoded (``db`` must stay open until then)."""
     try:
-        meta = dict(db.execute("SELECT name, value FROM meta"))
-        if not meta:
+        rows = _read_meta(db)
+        if rows is None:
             return None
-        if meta.get("format") != FORMAT:
-            raise SnapshotError("not a sentryfake state")
-        if meta.get("version") != VERSION:
-            raise SnapshotError(f"a state of version {meta.get('version')!r}; this sentryfake reads {VERSION}")
-        state = meta.get("state")
-        if not isinstance(state, bytes):
-            raise SnapshotError("the state is missing")
-        record_seq = meta.get("record_seq", 0)
-        rows = Rows(state, record_seq=record_seq if type(record_seq) is int and record_seq >= 0 else 0)
-        clock = meta.get("clock")
-        rows.clock = float(clock) if type(clock) in (int, float) else None
         if lazily:
             rows.db = db
         else:
@@ -465,6 +454,26 @@ def read(db: sqlite3.Connection, lazily: bool = False) -> Rows | None:
         return rows
     except sqlite3.DatabaseError as exc:
         raise SnapshotError(f"not a readable state database ({exc})") from None
+
+
+def _read_meta(db: sqlite3.Connection) -> Rows | None:
+    """The rows' meta (state, record log number, clock), format and version checked, no records
+    nor issues read yet; None when ``db`` holds no state."""
+    meta = dict(db.execute("SELECT name, value FROM meta"))
+    if not meta:
+        return None
+    if meta.get("format") != FORMAT:
+        raise SnapshotError("not a sentryfake state")
+    if meta.get("version") != VERSION:
+        raise SnapshotError(f"a state of version {meta.get('version')!r}; this sentryfake reads {VERSION}")
+    state = meta.get("state")
+    if not isinstance(state, bytes):
+        raise SnapshotError("the state is missing")
+    record_seq = meta.get("record_seq", 0)
+    rows = Rows(state, record_seq=record_seq if type(record_seq) is int and record_seq >= 0 else 0)
+    clock = meta.get("clock")
+    rows.clock = float(clock) if type(clock) in (int, float) else None
+    return rows
 
 
 def _open_file(path: str) -> sqlite3.Connection:
@@ -498,11 +507,13 @@ def read_file(path: str) -> Rows:
 
 def check_file(path: str) -> None:
     """``SnapshotError`` unless ``path`` is a readable snapshot of this format and version, found
-    without reading its records (``--load``'s option check: the start reads them once)."""
+    from its meta alone (``--load``'s option check: the start reads the records and issues once)."""
     db = _open_file(path)
     try:
-        if read(db, lazily=True) is None:
+        if _read_meta(db) is None:
             raise SnapshotError("the file holds no state")
+    except sqlite3.DatabaseError as exc:
+        raise SnapshotError(f"not a readable state database ({exc})") from None
     finally:
         db.close()
 
@@ -560,6 +571,9 @@ def _checked_decode(store: Store, rows: Rows, own: bool = False) -> Decoded:
     return decoded
 
 
+_TYPED = TypedFields()  # each record class's checks, compiled once
+
+
 def _check_applicable(decoded: Decoded, check_fields: bool = True) -> None:
     def check(ok: bool, what: str) -> None:
         if not ok:
@@ -587,9 +601,6 @@ def _check_applicable(decoded: Decoded, check_fields: bool = True) -> None:
         (value for value in decoded.top.values() if is_dataclass(value))))
     if wrong:
         raise SnapshotError(f"the state holds a malformed record ({wrong:.120})")
-
-
-_TYPED = TypedFields()
 
 
 def _decode(store: Store, rows: Rows) -> Decoded:
