@@ -26,7 +26,7 @@ from sentry_daemon import __version__
 from sentry_daemon.clock import DomainClock
 from sentry_daemon.api.routes import ApiRoutes
 from sentry_daemon.control import ControlRoutes
-from sentry_daemon.http.dispatch import Root
+from sentry_daemon.http.dispatch import Root, render_direct
 from sentry_daemon.http.site import ConnectionTracker, SentrySite, default_max_connections
 from sentry_daemon.ingest.faults import FaultGate
 from sentry_daemon.ingest.journal import too_large_observer
@@ -152,18 +152,20 @@ class SentryService(MultiService):
                           if config.transform else None)
         self.transform_routes = transform_routes.TransformRoutes(self.transform, self.store.now)
         self.faults = FaultGate(self.store, reactor, cors=self.ingest._cors)  # delays run in real time
+        root = Root(
+            self.api.app.resource(),
+            self.ingest.app.resource(),
+            self.control.resource(),
+            direct=self.ingest.direct_routes(),
+            mounts=[(b"/v1/ingest", self.open_sentry.app.resource()),
+                    (METRICS_PATH, self.metrics.resource()),
+                    (b"/api/transform", self.transform_routes.app.resource()),
+                    (UI_PREFIX, PageResource())],
+            guard=self.faults.guard,
+            quiet=self.faults.quiet,
+        )
         self.site = SentrySite(
-            Root(
-                self.api.app.resource(),
-                self.ingest.app.resource(),
-                self.control.resource(),
-                direct=self.ingest.direct_routes(),
-                mounts=[(b"/v1/ingest", self.open_sentry.app.resource()),
-                        (METRICS_PATH, self.metrics.resource()),
-                        (b"/api/transform", self.transform_routes.app.resource()),
-                        (UI_PREFIX, PageResource())],
-                guard=self.faults.guard,
-            ),
+            root,
             max_body=config.max_body,
             tracker=self,
             reactor=reactor,
@@ -175,6 +177,9 @@ class SentryService(MultiService):
             on_too_large=too_large_observer(self.store),
             idle_timeout=config.idle_timeout,
             on_finished=self.metrics.requests.observe,
+            direct_route=root.direct_route,
+            quiet=root.quiet,
+            render_direct=render_direct,
         )
         max_connections = default_max_connections() if config.max_connections is None else config.max_connections
         self.connections = ConnectionTracker(self.site, on_close=self.connection_closed,

@@ -57,11 +57,13 @@ class Root(Resource):
         direct: list[tuple[re.Pattern[bytes], bytes, DirectHandler, str]] | None = None,
         mounts: Sequence[tuple[bytes, Resource]] = (),
         guard: Guard | None = None,
+        quiet: Callable[[], bool] | None = None,
     ) -> None:
         """``direct``: (path pattern, method, handler, route template); ``mounts``: (path prefix,
         resource) for the front doors that are not Sentry's own
         (``/v1/ingest``), matched before the ingest routes; ``guard``: what every web-API and
-        ingest request goes through first (injected faults)."""
+        ingest request goes through first (injected faults); ``quiet``: whether the guard would let every
+        request through untouched now (no fault is set), so the lean path may skip it."""
         super().__init__()
         self._api = api
         self._ingest = ingest
@@ -69,6 +71,7 @@ class Root(Resource):
         self._direct = direct or []
         self._mounts = tuple(mounts)
         self._guard: Guard = guard or (lambda request, proceed: proceed())
+        self._quiet = quiet or (lambda: guard is None)
 
     def render(self, request: Request) -> bytes | int:
         path = request.path
@@ -85,6 +88,27 @@ class Root(Resource):
         if _INGEST_PATH.search(path):
             return self._guard(request, lambda: self._render_ingest(request, path))
         return self._control.render(request)
+
+    def direct_route(self, method: bytes, path: bytes) -> tuple[DirectHandler, str, str] | None:
+        """The direct route ``render`` would give ``method`` and ``path`` (an ASCII path with no
+        escapes) and its argument, when nothing before it (the web API, the mounts) would answer
+        instead, and while ``quiet`` (no fault to apply): what ``http.lean_channel`` may answer
+        itself."""
+        if path == b"/api/0" or path.startswith(b"/api/0/"):
+            return None
+        for prefix, _ in self._mounts:
+            if path.startswith(prefix):
+                return None
+        for pattern, direct_method, handler, template in self._direct:
+            if direct_method == method:
+                match = pattern.match(path)
+                if match:
+                    return handler, match.group(1).decode(), template
+        return None
+
+    def quiet(self) -> bool:
+        """Whether the guard lets every request through untouched now."""
+        return self._quiet()
 
     def _render_ingest(self, request: Request, path: bytes) -> bytes | int:
         for pattern, method, handler, template in self._direct:

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
+
 from sentry_daemon.http.errors import ApiError
 
 __all__ = [
@@ -835,6 +837,22 @@ def _read_header(
     return _read_struct(data, offset, schema)
 
 
+def _canonical_object(line: bytes) -> dict | None:
+    """The object on ``line`` when orjson reads it and writes it back byte for byte (None: not sure).
+
+    Compact JSON as the SDKs write their headers comes back unchanged; whatever :mod:`json` and
+    serde_json might read differently does not: a duplicate key (the copy is shorter), ``-0``,
+    exponents, escapes (``\\u…``, ``\\/``), whitespace, numbers orjson refuses or rounds.
+    """
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if type(value) is not dict or orjson.dumps(value) != line:
+        return None
+    return value
+
+
 def _fast_header(data: bytes, offset: int, schema: _Schema) -> tuple[dict, int] | None:
     """What :func:`_read_struct` returns for a well-formed header, or None to let it decide.
 
@@ -853,6 +871,9 @@ def _fast_header(data: bytes, offset: int, schema: _Schema) -> tuple[dict, int] 
     line = data[offset:end]
     if line.count(b"{") + line.count(b"[") >= _MAX_FAST_CONTAINERS:
         return None
+    canonical = _canonical_object(line)
+    if canonical is not None:
+        return (canonical, end) if schema.accepts(canonical) else None
     try:
         text = line.decode("utf-8")
         headers, consumed = _HEADER_DECODER.raw_decode(text)

@@ -122,6 +122,10 @@ class FaultGate:
 
     # --- before a request is handled ------------------------------------------------------
 
+    def quiet(self) -> bool:
+        """No fault is set: ``guard`` would pass every request straight through."""
+        return not self.store.faults.faults
+
     def guard(self, request: Request, proceed: Callable[[], bytes | int]) -> bytes | int:
         """``proceed()`` (the request as the daemon handles it), unless a fault answers instead."""
         faults = self.store.faults
