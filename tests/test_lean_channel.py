@@ -238,3 +238,51 @@ def test_a_stalled_upload_is_closed_too() -> None:
     assert transport.disconnecting and site.idle_closed == 1
     protocol.connectionLost(Failure(ConnectionDone()))
     assert not clock.getDelayedCalls()
+
+
+def _pipeline(client: Any, request: bytes, count: int) -> list[bytes]:
+    """Send ``count`` copies of ``request`` without reading, then read every answer's status line."""
+    client.settimeout(30)
+    client.sendall(request * count)
+    data = b""
+    while data.count(b"HTTP/1.1 ") < count or not data.endswith(b"}"):
+        chunk = client.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    client.close()
+    return re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+
+
+@pytest_twisted.ensureDeferred
+async def test_answers_the_socket_cannot_take_at_once_are_queued_in_order(sentry: Any) -> None:
+    """A client that reads nothing until it has sent everything, on a connection whose buffers are
+    small: the lean path's direct sends meet a full socket, and what is left waits in the transport,
+    every answer whole and in order."""
+    import socket
+
+    from twisted.internet.threads import deferToThread
+
+    from conftest import eventually
+
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.connect(("127.0.0.1", sentry.port))
+    connections = sentry.service.connections.protocols
+    await eventually(lambda: connections)
+    [server] = list(connections)
+    server.transport.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    channel = server.wrappedProtocol
+    queued: list[int] = []
+    write = channel._write
+
+    def watched(data: bytes) -> None:
+        before = server.transport._tempDataLen + len(server.transport.dataBuffer)
+        write(data)
+        queued.append(server.transport._tempDataLen + len(server.transport.dataBuffer) - before)
+
+    channel._write = watched  # to see that the full socket was met (the answers are the test)
+    count = 3000
+    statuses = await deferToThread(_pipeline, client, post(b"/api/1/store/", body=b'{"message":"m"}'), count)
+    assert statuses == [b"200"] * count
+    assert any(queued), "the socket never filled: the test did not reach the queued path"
