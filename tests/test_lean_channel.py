@@ -26,6 +26,7 @@ from twisted.web.resource import Resource
 from sentry_daemon.http.dispatch import render_direct
 from sentry_daemon.http.lean_channel import LEAN_MAX_BODY, LeanChannel
 from sentry_daemon.http.site import SentrySite
+from sentry_daemon.testing import start_sentry
 
 PEER = IPv4Address("TCP", "127.0.0.1", 40404)
 EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"
@@ -286,3 +287,64 @@ async def test_answers_the_socket_cannot_take_at_once_are_queued_in_order(sentry
     statuses = await deferToThread(_pipeline, client, post(b"/api/1/store/", body=b'{"message":"m"}'), count)
     assert statuses == [b"200"] * count
     assert any(queued), "the socket never filled: the test did not reach the queued path"
+
+
+def _self_signed(directory: Any) -> str:
+    """A PEM file with a fresh key and a self-signed certificate for 127.0.0.1."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    path = directory / "server.pem"
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+                     + certificate.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+def _tls_exchange(port: int, data: bytes, answers: int) -> bytes:
+    import socket
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        with context.wrap_socket(raw) as client:
+            client.sendall(data)
+            received = b""
+            while received.count(b"HTTP/1.1 ") < answers or not received.endswith(b"}"):
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+    return received
+
+
+@pytest_twisted.ensureDeferred
+async def test_lean_answers_go_through_tls(tmp_path: Any) -> None:
+    """On an ``ssl:`` port the lean path writes through the TLS transport, never to the socket under it."""
+    pytest.importorskip("OpenSSL")
+    from twisted.internet.threads import deferToThread
+
+    pem = _self_signed(tmp_path)
+    sentry = await start_sentry(port=f"ssl:0:interface=127.0.0.1:privateKey={pem}")
+    try:
+        received = await deferToThread(_tls_exchange, sentry.port, post() + post(), 2)
+    finally:
+        await sentry.stop()
+    assert received.count(b"HTTP/1.1 200 OK\r\n") == 2
+    assert received.endswith(b'{"id":"%s"}' % EVENT_ID.encode())

@@ -170,7 +170,7 @@ class LeanChannel(Protocol):
         self.transport = transport
         self._peer = transport.getPeer()
         under = transport
-        while isinstance(under, ProtocolWrapper):
+        while type(under) is ProtocolWrapper:  # the connection tracker's; never TLS (a subclass)
             under = under.transport
         if isinstance(under, Connection):
             self._socket = under
