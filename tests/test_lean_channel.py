@@ -348,3 +348,22 @@ async def test_lean_answers_go_through_tls(tmp_path: Any) -> None:
         await sentry.stop()
     assert received.count(b"HTTP/1.1 200 OK\r\n") == 2
     assert received.endswith(b'{"id":"%s"}' % EVENT_ID.encode())
+
+
+@pytest_twisted.ensureDeferred
+async def test_log_requests_logs_lean_requests_too() -> None:
+    from twisted.logger import globalLogPublisher
+
+    logged: list[dict[str, Any]] = []
+    globalLogPublisher.addObserver(logged.append)
+    sentry = await start_sentry(log_requests=True)
+    connection = Connection(sentry)
+    try:
+        connection.send(post())
+        assert connection.channel.lean
+    finally:
+        connection.close()
+        globalLogPublisher.removeObserver(logged.append)
+        await sentry.stop()
+    lines = [(e.get("method"), e.get("uri"), e.get("code")) for e in logged if e.get("log_format") == "{method} {uri} {code}"]
+    assert ("POST", "/api/1/envelope/", 200) in lines
