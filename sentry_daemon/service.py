@@ -26,7 +26,7 @@ from sentry_daemon import __version__
 from sentry_daemon.clock import DomainClock
 from sentry_daemon.api.routes import ApiRoutes
 from sentry_daemon.control import ControlRoutes
-from sentry_daemon.http.dispatch import Root, render_direct
+from sentry_daemon.http.dispatch import Root
 from sentry_daemon.http.site import ConnectionTracker, SentrySite, default_max_connections
 from sentry_daemon.ingest.faults import FaultGate
 from sentry_daemon.ingest.journal import too_large_observer
@@ -162,7 +162,6 @@ class SentryService(MultiService):
                     (b"/api/transform", self.transform_routes.app.resource()),
                     (UI_PREFIX, PageResource())],
             guard=self.faults.guard,
-            quiet=self.faults.quiet,
         )
         self.site = SentrySite(
             root,
@@ -178,8 +177,7 @@ class SentryService(MultiService):
             idle_timeout=config.idle_timeout,
             on_finished=self.metrics.requests.observe,
             direct_route=root.direct_route,
-            quiet=root.quiet,
-            render_direct=render_direct,
+            quiet=self.faults.quiet,
         )
         max_connections = default_max_connections() if config.max_connections is None else config.max_connections
         self.connections = ConnectionTracker(self.site, on_close=self.connection_closed,

@@ -23,7 +23,6 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 
-from sentry_daemon.http.dispatch import render_direct
 from sentry_daemon.http.lean_channel import LEAN_MAX_BODY, LeanChannel
 from sentry_daemon.http.site import SentrySite
 from sentry_daemon.testing import start_sentry
@@ -137,12 +136,17 @@ def test_other_requests_go_to_twisted_web(connections: Any, request_bytes: bytes
     assert statuses and int(statuses[-1]) == status  # after any ``100 Continue``
 
 
-def test_a_body_over_the_limit_is_twisted_webs_413(connections: Any, sentry: Any) -> None:
-    sentry.service.site.max_body = 64
+def handed_over_answer(connections: Any) -> bytes:
+    """What a new connection answers an SDK's envelope with, once it has gone to twisted.web."""
     connection = connections()
     connection.send(post())
     assert not connection.channel.lean
-    assert connection.transport.value().startswith(b"HTTP/1.1 413 ")
+    return connection.transport.value()
+
+
+def test_a_body_over_the_limit_is_twisted_webs_413(connections: Any, sentry: Any) -> None:
+    sentry.service.site.max_body = 64
+    assert handed_over_answer(connections).startswith(b"HTTP/1.1 413 ")
 
 
 def test_pipelined_and_split_requests(connections: Any, sentry: Any) -> None:
@@ -178,21 +182,16 @@ async def test_lean_requests_are_tracked_and_counted(connections: Any, sentry: A
 @pytest_twisted.ensureDeferred
 async def test_a_fault_sends_the_connection_to_the_guard(connections: Any, sentry: Any) -> None:
     await sentry.add_fault(action="status", status=503, endpoint="envelope")
-    connection = connections()
-    connection.send(post())
-    assert not connection.channel.lean
-    assert connection.transport.value().startswith(b"HTTP/1.1 503 ")
+    assert handed_over_answer(connections).startswith(b"HTTP/1.1 503 ")
 
 
 def test_stopping_hands_over_and_closes(connections: Any, sentry: Any) -> None:
-    connection = connections()
     sentry.service.stopping = True
     try:
-        connection.send(post())
+        answer = handed_over_answer(connections)
     finally:
         sentry.service.stopping = False
-    assert not connection.channel.lean
-    assert b"\r\nConnection: close\r\n" in connection.transport.value()
+    assert b"\r\nConnection: close\r\n" in answer
 
 
 class _Answer(Resource):
@@ -202,38 +201,36 @@ class _Answer(Resource):
         return b"web"
 
 
-def _clocked_site(clock: Clock) -> SentrySite:
+def _clocked_connection(clock: Clock) -> tuple[SentrySite, Any, StringTransport]:
+    """A connection to a site whose one lean route answers ``lean:7``, idling out after 5 s on ``clock``."""
     route = (lambda request, argument: b"lean:" + argument.encode(), "7", "/api/{project_id}/envelope/")
-    return SentrySite(_Answer(), max_body=1000, reactor=clock, idle_timeout=5,
-                      direct_route=lambda method, path: route if path.endswith(b"/envelope/") else None,
-                      render_direct=render_direct)
+    site = SentrySite(_Answer(), max_body=1000, reactor=clock, idle_timeout=5,
+                      direct_route=lambda method, path: route if path.endswith(b"/envelope/") else None)
+    protocol = site.buildProtocol(PEER)
+    transport = StringTransport(peerAddress=PEER)
+    protocol.makeConnection(transport)
+    return site, protocol, transport
 
 
 def test_an_idle_lean_connection_is_closed_and_counted() -> None:
     clock = Clock()
-    site = _clocked_site(clock)
-    protocol = site.buildProtocol(PEER)
-    transport = StringTransport(peerAddress=PEER)
-    protocol.makeConnection(transport)
+    site, protocol, transport = _clocked_connection(clock)
     clock.advance(4)
     protocol.dataReceived(post(body=b"{}"))
     assert transport.value().endswith(b"lean:7") and protocol.lean
     clock.advance(4)  # 4 s since the last byte
     assert not transport.disconnecting
     clock.advance(1)
-    assert transport.disconnecting and site.idle_closed == 1
+    assert transport.disconnecting and site.idle_closed == 1 and not transport.disconnected
     clock.advance(15)  # not closed cleanly in time: aborted, as twisted.web aborts
-    assert transport.disconnecting
+    assert transport.disconnected
     protocol.connectionLost(Failure(ConnectionDone()))
     assert not clock.getDelayedCalls()
 
 
 def test_a_stalled_upload_is_closed_too() -> None:
     clock = Clock()
-    site = _clocked_site(clock)
-    protocol = site.buildProtocol(PEER)
-    transport = StringTransport(peerAddress=PEER)
-    protocol.makeConnection(transport)
+    site, protocol, transport = _clocked_connection(clock)
     protocol.dataReceived(post(body=b"{}")[:-1])
     clock.advance(5)
     assert transport.disconnecting and site.idle_closed == 1

@@ -57,13 +57,11 @@ class Root(Resource):
         direct: list[tuple[re.Pattern[bytes], bytes, DirectHandler, str]] | None = None,
         mounts: Sequence[tuple[bytes, Resource]] = (),
         guard: Guard | None = None,
-        quiet: Callable[[], bool] | None = None,
     ) -> None:
         """``direct``: (path pattern, method, handler, route template); ``mounts``: (path prefix,
         resource) for the front doors that are not Sentry's own
         (``/v1/ingest``), matched before the ingest routes; ``guard``: what every web-API and
-        ingest request goes through first (injected faults); ``quiet``: whether the guard would let every
-        request through untouched now (no fault is set), so the lean path may skip it."""
+        ingest request goes through first (injected faults)."""
         super().__init__()
         self._api = api
         self._ingest = ingest
@@ -71,7 +69,6 @@ class Root(Resource):
         self._direct = direct or []
         self._mounts = tuple(mounts)
         self._guard: Guard = guard or (lambda request, proceed: proceed())
-        self._quiet = quiet or (lambda: guard is None)
 
     def render(self, request: Request) -> bytes | int:
         path = request.path
@@ -80,25 +77,30 @@ class Root(Resource):
                 unquote_to_bytes(path).decode("utf-8")
             except UnicodeDecodeError:
                 return json_response(request, 400, {"detail": "Non-UTF-8 encoding in URL."})
-        if path == b"/api/0" or path.startswith(b"/api/0/"):
+        if _is_api(path):
             return self._guard(request, lambda: self._api.render(request))
-        for prefix, resource in self._mounts:
-            if path.startswith(prefix):
-                return resource.render(request)
+        mount = self._mount(path)
+        if mount is not None:
+            return mount.render(request)
         if _INGEST_PATH.search(path):
             return self._guard(request, lambda: self._render_ingest(request, path))
         return self._control.render(request)
 
     def direct_route(self, method: bytes, path: bytes) -> tuple[DirectHandler, str, str] | None:
-        """The direct route ``render`` would give ``method`` and ``path`` (an ASCII path with no
-        escapes) and its argument, when nothing before it (the web API, the mounts) would answer
-        instead, and while ``quiet`` (no fault to apply): what ``http.lean_channel`` may answer
-        itself."""
-        if path == b"/api/0" or path.startswith(b"/api/0/"):
+        """The direct route ``render`` gives ``method`` and ``path`` (an ASCII path with no escapes),
+        its argument and template, when nothing before it (the web API, a mount) answers instead:
+        what ``http.lean_channel`` may answer itself (while no fault is set)."""
+        if _is_api(path) or self._mount(path) is not None:
             return None
-        for prefix, _ in self._mounts:
+        return self._direct_match(method, path)
+
+    def _mount(self, path: bytes) -> Resource | None:
+        for prefix, resource in self._mounts:
             if path.startswith(prefix):
-                return None
+                return resource
+        return None
+
+    def _direct_match(self, method: bytes, path: bytes) -> tuple[DirectHandler, str, str] | None:
         for pattern, direct_method, handler, template in self._direct:
             if direct_method == method:
                 match = pattern.match(path)
@@ -106,14 +108,13 @@ class Root(Resource):
                     return handler, match.group(1).decode(), template
         return None
 
-    def quiet(self) -> bool:
-        """Whether the guard lets every request through untouched now."""
-        return self._quiet()
-
     def _render_ingest(self, request: Request, path: bytes) -> bytes | int:
-        for pattern, method, handler, template in self._direct:
-            match = pattern.match(path)
-            if match and request.method == method:
-                request.route = template  # type: ignore[attr-defined]  (as ``http.routing`` sets it)
-                return render_direct(request, handler, match.group(1).decode())
-        return self._ingest.render(request)
+        direct = self._direct_match(request.method, path)
+        if direct is None:
+            return self._ingest.render(request)
+        handler, argument, request.route = direct  # type: ignore[attr-defined]  (as ``http.routing`` sets it)
+        return render_direct(request, handler, argument)
+
+
+def _is_api(path: bytes) -> bool:
+    return path == b"/api/0" or path.startswith(b"/api/0/")

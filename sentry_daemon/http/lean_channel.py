@@ -22,25 +22,23 @@ from __future__ import annotations
 import io
 import re
 import time
+from functools import lru_cache
 from typing import Any, Callable
-from urllib.parse import parse_qs
 
 from twisted.internet.protocol import Protocol
 from twisted.internet.tcp import Connection
 from twisted.protocols.policies import ProtocolWrapper
-from twisted.web.http import RESPONSES, datetimeToString
+from twisted.web.http import RESPONSES, HTTPChannel, datetimeToString
 from twisted.web.http_headers import Headers
 from twisted.web.server import version as SERVER_VERSION
 
+from sentry_daemon.http.dispatch import render_direct
+
 # Bodies up to this size are read into memory here; larger ones go to twisted.web, which spools them.
 LEAN_MAX_BODY = 1 << 20
-# twisted.web's ``HTTPChannel.totalHeadersSize``: a longer head is its to refuse.
-MAX_HEAD = 16384
-ABORT_TIMEOUT = 15  # ``HTTPChannel.abortTimeout``: after an idle close, how long before the abort
 
 # (method, path) -> (handler, its argument, route template), or None when the request is not lean
 DirectRoute = Callable[[bytes, bytes], "tuple[Callable[[Any, str], bytes], str, str] | None"]
-Render = Callable[[Any, Callable[[Any, str], bytes], str], bytes]
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 # The one head the lean path reads: a POST of an ASCII origin-form target over HTTP/1.1, its header
@@ -48,17 +46,11 @@ _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _HEAD = re.compile(rb"POST (/[!-~]*) HTTP/1\.1((?:\r\n" + _TOKEN + rb":[^\r\n]*)*)")
 _SINGLE = frozenset((b"content-length", b"host"))  # twisted.web refuses these twice
 
-_CANONICAL: dict[bytes, bytes] = {}
 
-
+@lru_cache(maxsize=256)
 def canonical_name(name: bytes) -> bytes:
     """A header name as twisted.web writes it (``x-sentry-rate-limits`` → ``X-Sentry-Rate-Limits``)."""
-    canonical = _CANONICAL.get(name)
-    if canonical is None:
-        canonical = next(iter(Headers({name: [b""]}).getAllRawHeaders()))[0]
-        if len(_CANONICAL) < 256:
-            _CANONICAL[name] = canonical
-    return canonical
+    return next(iter(Headers({name: [b""]}).getAllRawHeaders()))[0]
 
 
 class _Date:
@@ -84,22 +76,16 @@ class LeanRequest:
     code = 200
     defaultContentType: bytes | None = b"text/html"
 
-    def __init__(self, method: bytes, uri: bytes, headers: dict[bytes, bytes], client: Any) -> None:
+    def __init__(self, method: bytes, uri: bytes, path: bytes, headers: dict[bytes, bytes], client: Any) -> None:
         self.method = method
         self.uri = uri
-        self.path = uri.split(b"?", 1)[0]
-        self.clientproto = b"HTTP/1.1"
+        self.path = path
         self._headers = headers
         self._client = client
         self.content: io.BytesIO | None = None
         self.started = time.perf_counter()
         # lowercased name -> (name as written, value), in the order set (as twisted.web keeps them)
         self._response: dict[bytes, tuple[bytes, bytes]] = {}
-
-    @property
-    def args(self) -> dict[bytes, list[bytes]]:
-        query = self.uri.partition(b"?")[2]
-        return parse_qs(query, keep_blank_values=True) if query else {}
 
     def getHeader(self, name: bytes) -> bytes | None:
         return self._headers.get(name.lower())
@@ -130,13 +116,11 @@ class LeanRequest:
 class LeanChannel(Protocol):
     """One connection: lean requests answered here, the rest handed to ``channel`` (twisted.web's)."""
 
-    def __init__(self, channel: Any, site: Any, direct_route: DirectRoute, quiet: Callable[[], bool],
-                 render: Render) -> None:
+    def __init__(self, channel: Any, site: Any, direct_route: DirectRoute, quiet: Callable[[], bool]) -> None:
         self._channel = channel  # the ``_GenericHTTPChannelProtocol`` the site built, not yet connected
         self._site = site
         self._direct_route = direct_route
         self._quiet = quiet
-        self._render = render
         self._buffer = b""
         self._request: LeanRequest | None = None  # headers in, body still arriving
         self._handler: Any = None
@@ -147,8 +131,8 @@ class LeanChannel(Protocol):
         self._socket: Any = None  # the TCP transport under the wrappers, written to directly
         self._path: bytes | None = None
         self._route: tuple[Any, int] = (None, 0)
-        self._timeout: float | None = getattr(site, "timeOut", None)
-        self._reactor: Any = getattr(site, "reactor", None)
+        self._timeout: float | None = site.timeOut
+        self._reactor: Any = site.reactor
         self._timer: Any = None
         self._abort: Any = None
         self._active = 0.0
@@ -157,11 +141,6 @@ class LeanChannel(Protocol):
     def lean(self) -> bool:
         """Whether this connection is still answered here (False once twisted.web has it)."""
         return not self._handed
-
-    # --- the factory's attributes, kept on the channel that may take over ---------------------
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.__dict__["_channel"], name)
 
     # --- IProtocol ----------------------------------------------------------------------------
 
@@ -174,7 +153,7 @@ class LeanChannel(Protocol):
             under = under.transport
         if isinstance(under, Connection):
             self._socket = under
-        if self._timeout and self._reactor is not None:
+        if self._timeout:
             self._active = self._reactor.seconds()
             self._timer = self._reactor.callLater(self._timeout, self._idle)
 
@@ -191,7 +170,7 @@ class LeanChannel(Protocol):
                     break
                 end = buffer.find(b"\r\n\r\n")
                 if end < 0:
-                    if len(buffer) > MAX_HEAD or b"\n\n" in buffer:
+                    if len(buffer) > HTTPChannel.totalHeadersSize or b"\n\n" in buffer:
                         self._hand_over(buffer)
                         return
                     break
@@ -215,9 +194,7 @@ class LeanChannel(Protocol):
             return
         request, self._request = self._request, None
         if request is not None:
-            tracker = self._site.tracker
-            if tracker is not None:
-                tracker.request_finished(request)
+            self._untrack(request)
 
     # --- one request --------------------------------------------------------------------------
 
@@ -259,7 +236,7 @@ class LeanChannel(Protocol):
         tracker = site.tracker
         if tracker is not None and tracker.draining:
             return False
-        request = LeanRequest(b"POST", uri, headers, self._peer)
+        request = LeanRequest(b"POST", uri, path, headers, self._peer)
         self._handler, self._argument, request.route = route
         self._request = request
         if tracker is not None:
@@ -270,12 +247,15 @@ class LeanChannel(Protocol):
         request, self._request = self._request, None
         assert request is not None
         request.content = io.BytesIO(body)
-        payload = self._render(request, self._handler, self._argument)
+        payload = render_direct(request, self._handler, self._argument)
         self._write(request.answer(payload))
-        site = self._site
-        site.log(request)
-        if site.tracker is not None:
-            site.tracker.request_finished(request)
+        self._site.log(request)
+        self._untrack(request)
+
+    def _untrack(self, request: LeanRequest) -> None:
+        tracker = self._site.tracker
+        if tracker is not None:
+            tracker.request_finished(request)
 
     def _write(self, data: bytes) -> None:
         """Sent at once when nothing is queued before it, as the reactor's next turn would send it:
@@ -314,12 +294,11 @@ class LeanChannel(Protocol):
             self._timer = self._reactor.callLater(self._timeout - elapsed, self._idle)
             return
         self._site.idle_closed += 1
-        self._abort = self._reactor.callLater(ABORT_TIMEOUT, self.transport.abortConnection)
+        self._abort = self._reactor.callLater(HTTPChannel.abortTimeout, self.transport.abortConnection)
         self.transport.loseConnection()
 
     def _stop_timers(self) -> None:
-        for name in ("_timer", "_abort"):
-            call = getattr(self, name)
-            setattr(self, name, None)
+        for call in (self._timer, self._abort):
             if call is not None and call.active():
                 call.cancel()
+        self._timer = self._abort = None

@@ -19,7 +19,7 @@ from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
-from sentry_daemon.http.lean_channel import DirectRoute, LeanChannel, Render
+from sentry_daemon.http.lean_channel import DirectRoute, LeanChannel
 from sentry_daemon.http.responses import finish_json
 
 
@@ -179,7 +179,6 @@ class SentrySite(Site):
         on_finished: Callable[[Request], None] | None = None,
         direct_route: DirectRoute | None = None,
         quiet: Callable[[], bool] | None = None,
-        render_direct: Render | None = None,
     ) -> None:
         """``path_limits``: (path pattern, limit) for routes with a limit of their own, above or
         below ``max_body`` (the first pattern that matches decides); ``capped_bodies``: (path
@@ -188,9 +187,9 @@ class SentrySite(Site):
         each such 413 and its body (the near-miss journal); ``idle_timeout``: seconds a connection
         may send nothing, between requests or within one, before it is closed (None: never; a
         response being written is never cut); ``on_finished``: told of each request answered
-        (the metrics); ``direct_route``, ``quiet`` and ``render_direct``: the hot ingest routes,
-        whether they may skip the guard now, and how they are run (``dispatch.Root``), for connections to answer them on the lean path
-        (``http.lean_channel``); without them every request goes through twisted.web."""
+        (the metrics); ``direct_route`` and ``quiet``: the hot ingest routes (``dispatch.Root``) and
+        whether they may skip the guard now (no fault set), for connections to answer them on the
+        lean path (``http.lean_channel``); without them every request goes through twisted.web."""
         # Form bodies are never parsed eagerly: ingest reads raw bytes and parses multipart itself
         # (Twisted would answer a malformed one with a bare 400 and a disconnect).
         super().__init__(resource, requestFactory=LimitedRequest, reactor=reactor, parsePOSTFormSubmission=False,
@@ -208,13 +207,12 @@ class SentrySite(Site):
         self._on_finished = on_finished
         self._direct_route = direct_route
         self._quiet = quiet or (lambda: True)
-        self._render_direct = render_direct
 
     def buildProtocol(self, addr: Any) -> Any:
         channel = super().buildProtocol(addr)
-        if self._direct_route is None or self._render_direct is None:
+        if self._direct_route is None:
             return channel
-        return LeanChannel(channel, self, self._direct_route, self._quiet, self._render_direct)
+        return LeanChannel(channel, self, self._direct_route, self._quiet)
 
     def body_limit(self, target: bytes | None) -> int:
         """The largest body a request for ``target`` may send (0: no limit)."""
