@@ -99,9 +99,9 @@ class Retention:
         policy, store = self.policy, self._store
         if policy.retention_days is not None:
             self._sweep("retention_days", self._expired(), keep_newest=True)
-        events = store._events
-        if len(events) > policy.max_events:
-            self._sweep("max_events", lambda: len(events) > policy.max_events, keep_newest=True)
+        events, max_events = store._events, policy.max_events
+        if len(events) > max_events:
+            self._sweep("max_events", lambda: len(events) > max_events, keep_newest=True)
         if self.stored_bytes > policy.max_bytes:
             self._sweep("max_bytes", lambda: self.stored_bytes > policy.max_bytes, keep_newest=True)
 
@@ -112,7 +112,7 @@ class Retention:
 
     def _expired(self) -> Callable[[], bool]:
         cutoff = self._store.now() - self.policy.retention_days * DAY  # type: ignore[operator]
-        return lambda: self._oldest().received < cutoff  # type: ignore[union-attr]
+        return lambda: (oldest := self._oldest()) is not None and oldest.received < cutoff
 
     # --- what --------------------------------------------------------------------------------
 
@@ -131,9 +131,7 @@ class Retention:
         store = self._store
         eviction = None
         newest = next(reversed(store.envelopes), None) if keep_newest else None
-        while (oldest := self._oldest()) is not None and over():
-            if oldest.id == newest:
-                break
+        while over() and (oldest := self._oldest()) is not None and oldest.id != newest:
             if eviction is None:
                 eviction = Eviction(reason)
             self._evict(oldest, eviction)
