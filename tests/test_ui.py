@@ -389,9 +389,13 @@ def test_the_error_check_sees_what_a_page_reports(browser: Browser, daemon: Daem
 
 
 def until(driver: Any, condition: Any, timeout: float = 15) -> Any:
+    """Poll ``condition`` until it holds; an element the page re-rendered while the condition read it
+    (stale) only means the next poll looks again, as a missing one does."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def confirmation(driver: Any) -> Any:
