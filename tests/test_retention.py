@@ -124,6 +124,33 @@ async def test_the_oldest_events_go_first_and_issues_keep_their_counts():
         assert shown["stored_bytes"] == stored_payload(capped) and shown["evicted_bytes"] > 0
 
 
+def message_envelope(event_id: str) -> bytes:
+    payload = json.dumps({"event_id": event_id, "message": "a message"}).encode()
+    return b"\n".join([json.dumps({"event_id": event_id}).encode(),
+                       json.dumps({"type": "event", "length": len(payload)}).encode(), payload]) + b"\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_large_cap_is_swept_a_thousandth_below_it_oldest_first():
+    """At a cap of 2,000 a sweep goes down to 1,998 (``EVICTION_BATCH``), so the next two
+    envelopes need none; the store never holds more than the cap."""
+    async with running(max_events=2000) as capped:
+        evictions: list[Eviction] = []
+        unsubscribe = capped.store.record_log.subscribe(
+            lambda seq, kind, record: evictions.append(record) if kind == "evicted" else None)
+        ids = [uuid.uuid4().hex for _ in range(2004)]
+        shown = []
+        for n, event_id in enumerate(ids):
+            await send_envelope(capped, message_envelope(event_id))
+            if n >= 1998:
+                now = await figures(capped)
+                shown.append((now["stored_events"], now["evicted_events"]))
+        unsubscribe()
+        assert shown == [(1999, 0), (2000, 0), (1998, 3), (1999, 3), (2000, 3), (1998, 6)]
+        assert [[e.event_id for e in eviction.events] for eviction in evictions] == [ids[:3], ids[3:6]]
+        assert [e["event_id"] for e in await listed(capped, "events")] == ids[6:]
+
+
 @pytest_twisted.ensureDeferred
 async def test_an_issue_whose_events_are_all_evicted_stays_listed_with_its_counts():
     async with running(max_events=3) as sentry:
