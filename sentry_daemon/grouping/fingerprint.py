@@ -23,6 +23,8 @@ DEFAULT = "{{ default }}"
 
 
 def is_default_entry(entry: str) -> bool:
+    if entry == DEFAULT:  # as the SDKs and ``_fingerprint`` write it: no need to match
+        return True
     match = _VARIABLE.fullmatch(entry)
     return match is not None and match.group(1) == "default"
 

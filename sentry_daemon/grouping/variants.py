@@ -129,11 +129,12 @@ def calculate(data: dict[str, Any], tags: list[tuple[str, str]], shared: bool = 
 
     client = _fingerprint(data)
     used, rule = client, None
-    if fingerprints.kind(client) == "default":
+    default = fingerprints.kind(client) == "default"
+    if default:
         rule = fingerprints.built_in_rule(data, tags)
         if rule is not None:
             used = list(rule.fingerprint)
-    structure = _structure(data) if shared and used is client and fingerprints.kind(client) == "default" else None
+    structure = _structure(data) if shared and used is client and default else None
     if structure is not None:
         found = _BY_STRUCTURE.get(structure)
         if found is None:
