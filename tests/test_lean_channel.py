@@ -238,18 +238,15 @@ def test_a_stalled_upload_is_closed_too() -> None:
     assert not clock.getDelayedCalls()
 
 
-def _pipeline(client: Any, request: bytes, count: int) -> list[bytes]:
-    """Send ``count`` copies of ``request`` without reading, then read every answer's status line."""
-    client.settimeout(30)
-    client.sendall(request * count)
+def _read_answers(client: Any, count: int) -> bytes:
+    """What the server sent until ``count`` answers with JSON bodies are in (or it closed)."""
     data = b""
     while data.count(b"HTTP/1.1 ") < count or not data.endswith(b"}"):
         chunk = client.recv(65536)
         if not chunk:
             break
         data += chunk
-    client.close()
-    return re.findall(rb"HTTP/1\.1 (\d{3}) ", data)
+    return data
 
 
 @pytest_twisted.ensureDeferred
@@ -281,9 +278,13 @@ async def test_answers_the_socket_cannot_take_at_once_are_queued_in_order(sentry
 
     channel._write = watched  # to see that the full socket was met (the answers are the test)
     count = 3000
-    statuses = await deferToThread(_pipeline, client, post(b"/api/1/store/", body=b'{"message":"m"}'), count)
-    assert statuses == [b"200"] * count
-    assert any(queued), "the socket never filled: the test did not reach the queued path"
+    client.settimeout(30)
+    await deferToThread(client.sendall, post(b"/api/1/store/", body=b'{"message":"m"}') * count)
+    # nothing is read until the answers no longer fit the sockets' buffers and wait in the transport
+    await eventually(lambda: any(queued), timeout=30)
+    data = await deferToThread(_read_answers, client, count)
+    client.close()
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", data) == [b"200"] * count
 
 
 def _self_signed(directory: Any) -> str:
@@ -322,13 +323,7 @@ def _tls_exchange(port: int, data: bytes, answers: int) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
         with context.wrap_socket(raw) as client:
             client.sendall(data)
-            received = b""
-            while received.count(b"HTTP/1.1 ") < answers or not received.endswith(b"}"):
-                chunk = client.recv(65536)
-                if not chunk:
-                    break
-                received += chunk
-    return received
+            return _read_answers(client, answers)
 
 
 @pytest_twisted.ensureDeferred

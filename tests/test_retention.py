@@ -124,12 +124,6 @@ async def test_the_oldest_events_go_first_and_issues_keep_their_counts():
         assert shown["stored_bytes"] == stored_payload(capped) and shown["evicted_bytes"] > 0
 
 
-def message_envelope(event_id: str) -> bytes:
-    payload = json.dumps({"event_id": event_id, "message": "a message"}).encode()
-    return b"\n".join([json.dumps({"event_id": event_id}).encode(),
-                       json.dumps({"type": "event", "length": len(payload)}).encode(), payload]) + b"\n"
-
-
 @pytest_twisted.ensureDeferred
 async def test_a_large_cap_is_swept_a_thousandth_below_it_oldest_first():
     """At a cap of 2,000 a sweep goes down to 1,998 (``EVICTION_BATCH``), so the next two
@@ -141,7 +135,7 @@ async def test_a_large_cap_is_swept_a_thousandth_below_it_oldest_first():
         ids = [uuid.uuid4().hex for _ in range(2004)]
         shown = []
         for n, event_id in enumerate(ids):
-            await send_envelope(capped, message_envelope(event_id))
+            await send(capped, {"event_id": event_id, "message": "a message"})
             if n >= 1998:
                 now = await figures(capped)
                 shown.append((now["stored_events"], now["evicted_events"]))

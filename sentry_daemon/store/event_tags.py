@@ -45,16 +45,10 @@ def _context_tags(contexts: Any) -> list[tuple[str, str]]:
         if not fields:
             continue
         for suffix, names in fields:
-            if len(names) == 1:
-                part = context.get(names[0])
-                if part is None or part == "":
-                    continue
-                value = _text(part).strip()
-            else:
-                parts = [context.get(name) for name in names]
-                if None in parts or "" in parts:
-                    continue
-                value = " ".join([_text(part) for part in parts]).strip()
+            parts = [context.get(name) for name in names]
+            if None in parts or "" in parts:
+                continue
+            value = " ".join([_text(part) for part in parts]).strip()
             if value:
                 tags.append((f"{alias}.{suffix}" if suffix else alias, value))
     return tags

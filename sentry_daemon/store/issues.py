@@ -121,9 +121,8 @@ class IssueStore:
                 issue.hashes.append(hash_)
         event.group_id = issue.id
         self._count(issue, event, data, description)
-        if issue.status != "unresolved":  # only a resolved or ignored issue changes with a new event
-            lifecycle.after_event(issue, event, release, lambda v: store.release(project.organization, v),
-                                  store.now(), self.log)
+        lifecycle.after_event(issue, event, release, lambda v: store.release(project.organization, v),
+                              store.now(), self.log)
         return issue
 
     def _open(self, project: Project, event: Event, data: dict[str, Any], description: titles.Description,

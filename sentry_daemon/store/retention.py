@@ -55,8 +55,8 @@ if TYPE_CHECKING:
 DEFAULT_MAX_EVENTS = 100_000
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB
 DAY = 86400.0
-# Over ``max_events``, a sweep evicts down to this fraction of the cap below it (at least to the
-# cap): one sweep per that many envelopes instead of one per envelope (module docstring, Cost).
+# Over ``max_events``, a sweep evicts down to 1/EVICTION_BATCH of the cap below it (to the cap
+# itself when that rounds to nothing): one sweep per that many envelopes (module docstring).
 EVICTION_BATCH = 1000
 
 
