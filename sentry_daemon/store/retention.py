@@ -111,18 +111,18 @@ class Retention:
         events, max_events = store._events, policy.max_events
         if len(events) > max_events:
             low = max_events - max_events // EVICTION_BATCH
-            self._sweep("max_events", lambda: len(events) > low, keep_newest=True)
+            self._sweep("max_events", lambda _: len(events) > low, keep_newest=True)
         if self.stored_bytes > policy.max_bytes:
-            self._sweep("max_bytes", lambda: self.stored_bytes > policy.max_bytes, keep_newest=True)
+            self._sweep("max_bytes", lambda _: self.stored_bytes > policy.max_bytes, keep_newest=True)
 
     def tick(self) -> None:
         """The store's minute tick: what has aged past ``retention_days`` goes, the newest too."""
         if self.policy.retention_days is not None:
             self._sweep("retention_days", self._expired(), keep_newest=False)
 
-    def _expired(self) -> Callable[[], bool]:
+    def _expired(self) -> Callable[[EnvelopeRecord], bool]:
         cutoff = self._store.now() - self.policy.retention_days * DAY  # type: ignore[operator]
-        return lambda: (oldest := self._oldest()) is not None and oldest.received < cutoff
+        return lambda oldest: oldest.received < cutoff
 
     # --- what --------------------------------------------------------------------------------
 
@@ -136,12 +136,12 @@ class Retention:
         self._cursor = cursor
         return envelopes[cursor]
 
-    def _sweep(self, reason: str, over: Callable[[], bool], keep_newest: bool) -> None:
-        """Evict the oldest envelopes while ``over()`` says the store is over its limit."""
+    def _sweep(self, reason: str, over: Callable[[EnvelopeRecord], bool], keep_newest: bool) -> None:
+        """Evict the oldest envelope while ``over(oldest)`` says the store is over its limit."""
         store = self._store
         eviction = None
         newest = next(reversed(store.envelopes), None) if keep_newest else None
-        while over() and (oldest := self._oldest()) is not None and oldest.id != newest:
+        while (oldest := self._oldest()) is not None and oldest.id != newest and over(oldest):
             if eviction is None:
                 eviction = Eviction(reason)
             self._evict(oldest, eviction)
